@@ -1,0 +1,16 @@
+"""pdit_gateway: run Python scripts statement by statement on Jupyter kernels, streamed over WebSocket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._version import __version__
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .app import PditGatewayApp
+
+    return [{"module": "pdit_gateway", "app": PditGatewayApp}]
+
+
+__all__ = ["__version__"]

@@ -1,0 +1,180 @@
+"""The pdit gateway as a jupyter_server extension: its traits, settings, handlers and life cycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Float, Integer, Type, Unicode
+
+from ._version import __version__
+from .handlers import handlers
+from .sessions import PditSessionManager, SessionOptions
+
+
+class PditGatewayApp(ExtensionApp):
+    """Run ordinary Python scripts statement by statement on Jupyter kernels over a WebSocket."""
+
+    name = "pdit_gateway"
+    app_name = "pdit-gateway"
+    description = "A Jupyter-kernel-backed execution gateway for live Python scripting."
+    version = __version__
+    extension_url = "/pdit/api/sessions"
+    load_other_extensions = True
+
+    session_manager_class = Type(
+        default_value=PditSessionManager,
+        klass=PditSessionManager,
+        config=True,
+        help="The class that maps session ids to sessions and kernels.",
+    )
+    execution_timeout = Float(
+        0.0,
+        min=0.0,
+        config=True,
+        help="Seconds an execution may run before the kernel is interrupted (0 = no limit). "
+        "An execute request's own 'timeout' overrides it.",
+    )
+    interrupt_grace = Float(
+        3.0,
+        min=0.0,
+        config=True,
+        help="Seconds to wait after an interrupt (timeout, cancel) for the kernel to stop before "
+        "it is restarted.",
+    )
+    iopub_timeout = Float(
+        4.0,
+        min=0.0,
+        config=True,
+        help="Seconds to wait for a statement's remaining output after the kernel replied "
+        "(0 = wait as long as it takes).",
+    )
+    max_queue = Integer(
+        100,
+        min=0,
+        config=True,
+        help="Executions one session may hold queued behind the running one (0 = no limit).",
+    )
+    max_message_size = Integer(
+        8 * 1024 * 1024,
+        min=1024,
+        config=True,
+        help="Largest client frame in bytes; a larger frame is answered with an error "
+        "'message-too-large' and the connection kept (up to twice this size, beyond which the "
+        "WebSocket layer closes the connection with code 1009).",
+    )
+    max_output_bytes = Integer(
+        4 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of stream output one statement may send (0 = no limit); past it the output "
+        "is elided, keeping a tail of output_tail_bytes.",
+    )
+    output_tail_bytes = Integer(
+        16 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of the end of an over-long statement output kept and sent after the elision "
+        "marker.",
+    )
+    event_log_size = Integer(
+        10_000,
+        min=1,
+        config=True,
+        help="Events retained per session for replay after a reconnect; older ones are "
+        "dropped and a client that needs them gets a 'resync' snapshot.",
+    )
+    execution_history_size = Integer(
+        100,
+        min=0,
+        config=True,
+        help="Finished executions retained per session for snapshots (0 = no limit).",
+    )
+    default_kernel_name = Unicode(
+        "",
+        config=True,
+        help="Kernel spec name for new sessions (empty = the server's default kernel).",
+    )
+    kernel_ready_timeout = Float(
+        60.0,
+        min=1.0,
+        config=True,
+        help="Seconds to wait for a new or restarted kernel to answer before it counts as dead.",
+    )
+    kernel_poll_interval = Float(
+        1.0,
+        min=0.0,
+        config=True,
+        help="Seconds between liveness checks of each session's kernel (0 = no checks).",
+    )
+    restart_dead_kernels = Bool(
+        True, config=True, help="Restart a session's kernel when it dies (its namespace is lost)."
+    )
+    pipeline_depth = Integer(
+        0,
+        min=0,
+        config=True,
+        help="Statements of one execution sent to the kernel ahead of their turn "
+        "(0 = all; 1 = one at a time).",
+    )
+    ping_interval = Float(
+        30.0,
+        min=0.0,
+        config=True,
+        help="Seconds between WebSocket pings the server sends to each client (0 = none).",
+    )
+    ping_timeout = Float(
+        0.0,
+        min=0.0,
+        config=True,
+        help="Seconds without a pong after which a client connection is closed "
+        "(0 = three ping intervals).",
+    )
+
+    def session_options(self) -> SessionOptions:
+        """Return the traits that sessions run under."""
+        return SessionOptions(
+            execution_timeout=self.execution_timeout,
+            interrupt_grace=self.interrupt_grace,
+            iopub_timeout=self.iopub_timeout,
+            max_queue=self.max_queue,
+            max_output_bytes=self.max_output_bytes,
+            output_tail_bytes=self.output_tail_bytes,
+            event_log_size=self.event_log_size,
+            execution_history_size=self.execution_history_size,
+            default_kernel_name=self.default_kernel_name,
+            kernel_ready_timeout=self.kernel_ready_timeout,
+            kernel_poll_interval=self.kernel_poll_interval,
+            restart_dead_kernels=self.restart_dead_kernels,
+            pipeline_depth=self.pipeline_depth,
+        )
+
+    def initialize_settings(self) -> None:
+        """Build the session manager and publish it in the server's settings."""
+        manager = self.session_manager_class(
+            parent=self,
+            log=self.log,
+            kernel_manager=self.serverapp.kernel_manager,
+            options=self.session_options(),
+        )
+        self.settings.update(
+            {
+                "pdit_session_manager": manager,
+                "pdit_max_message_size": self.max_message_size,
+                "pdit_ping_interval": self.ping_interval,
+                "pdit_ping_timeout": self.ping_timeout or 3 * self.ping_interval,
+            }
+        )
+
+    def initialize_handlers(self) -> None:
+        """Register the REST and WebSocket handlers."""
+        self.handlers.extend(handlers())
+
+    async def stop_extension(self) -> None:
+        """Shut every session and its kernel down."""
+        manager: Any = self.settings.get("pdit_session_manager")
+        if manager is not None:
+            await manager.shutdown()
+
+
+main = launch_new_instance = PditGatewayApp.launch_instance

@@ -1,0 +1,101 @@
+"""The protocol conversation on one connection: decode each client frame and act on the session."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from .clients import Client, Transport
+from .errors import GatewayError, SessionBusyError
+from .protocol import (
+    CancelRequest,
+    ExecuteRequest,
+    GetStateRequest,
+    InterruptRequest,
+    PingRequest,
+    ResetRequest,
+    ResumeRequest,
+    decode_frame,
+    parse_request,
+)
+from .runner import spawn
+from .sessions import Session
+
+
+class Channel:
+    """One client's side of a session's event channel.
+
+    The stream of session events starts with the client's first frame: a first
+    ``resume`` starts it after the given ``lastSeq`` (replay, or ``resync``); any other
+    first frame starts it after the ``lastSeq`` the ``welcome`` announced.
+    """
+
+    def __init__(
+        self, session: Session, transport: Transport, max_message_size: int, log: logging.Logger
+    ) -> None:
+        self.session = session
+        self.max_message_size = max_message_size
+        self.log = log
+        self.welcome_seq = session.event_log.last_seq
+        self.client: Client = session.attach(transport)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def handle(self, raw: str | bytes) -> None:
+        """Act on one frame; every failure is answered with an ``error`` and the connection kept."""
+        try:
+            request = parse_request(decode_frame(raw, self.max_message_size))
+        except GatewayError as err:
+            self._start_stream(self.welcome_seq)
+            self.client.reply(err.to_event())
+            return
+        if isinstance(request, ResumeRequest):
+            self._start_stream(request.last_seq, force=True)
+            return
+        self._start_stream(self.welcome_seq)
+        try:
+            self._dispatch(request)
+        except GatewayError as err:
+            self.client.reply(err.to_event())
+
+    def _start_stream(self, after_seq: int, *, force: bool = False) -> None:
+        if force or not self.client.streaming:
+            self.client.start_stream(after_seq)
+
+    def _dispatch(self, request: Any) -> None:
+        session = self.session
+        if isinstance(request, ExecuteRequest):
+            try:
+                session.submit(request)
+            except SessionBusyError as err:
+                self.client.reply(err.to_event())
+        elif isinstance(request, CancelRequest):
+            session.cancel(request.execution_id)
+        elif isinstance(request, InterruptRequest):
+            spawn(self._tasks, self._guard(session.interrupt_current()), "pdit-interrupt")
+        elif isinstance(request, ResetRequest):
+            spawn(self._tasks, self._guard(session.reset()), "pdit-reset")
+        elif isinstance(request, GetStateRequest):
+            if request.execution_id is None:
+                self.client.reply({"type": "state", "session": session.snapshot()})
+            else:
+                execution = session.execution(request.execution_id)
+                self.client.reply({"type": "state", "execution": execution.snapshot()})
+        elif isinstance(request, PingRequest):
+            self.client.reply(session.pong(request.id))
+
+    async def _guard(self, action: Any) -> None:
+        try:
+            await action
+        except GatewayError as err:
+            self.client.reply(err.to_event())
+        except Exception:
+            self.log.exception("pdit session %s: request failed", self.session.session_id)
+            self.client.reply(
+                {"type": "error", "code": "internal-error", "message": "the request failed"}
+            )
+
+    def close(self) -> None:
+        """The connection closed: detach the client (the session goes on)."""
+        self.client.close()
+        self.session.detach(self.client)

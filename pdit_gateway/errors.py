@@ -1,0 +1,126 @@
+"""The gateway's exception hierarchy; every error a client can see has a wire ``code``."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base class of every error the gateway raises on purpose.
+
+    Parameters
+    ----------
+    message : str
+        A sentence for a person.
+    execution_id : str, optional
+        The execution the error is about, when there is one.
+    """
+
+    code = "internal-error"
+
+    def __init__(self, message: str, *, execution_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.execution_id = execution_id
+
+    def to_event(self) -> dict[str, object]:
+        """Return the ``error`` event payload for this error."""
+        event: dict[str, object] = {"type": "error", "code": self.code, "message": self.message}
+        if self.execution_id is not None:
+            event["executionId"] = self.execution_id
+        return event
+
+
+class ProtocolError(GatewayError):
+    """A client frame that cannot be served as sent."""
+
+    code = "invalid-frame"
+
+
+class InvalidJSONError(ProtocolError):
+    """A frame that is not JSON."""
+
+    code = "invalid-json"
+
+
+class MessageTooLargeError(ProtocolError):
+    """A frame larger than ``max_message_size``."""
+
+    code = "message-too-large"
+
+
+class UnknownTypeError(ProtocolError):
+    """A frame whose ``type`` is not one the server knows."""
+
+    code = "unknown-type"
+
+
+class MissingFieldError(ProtocolError):
+    """A frame without a field its type requires."""
+
+    code = "missing-field"
+
+
+class InvalidFieldError(ProtocolError):
+    """A frame with a field of the wrong type or value."""
+
+    code = "invalid-field"
+
+
+class DuplicateExecutionIdError(GatewayError):
+    """An ``executionId`` already used in the session's retained history."""
+
+    code = "duplicate-execution-id"
+
+
+class UnknownExecutionError(GatewayError):
+    """An ``executionId`` the session does not know."""
+
+    code = "unknown-execution"
+
+
+class QueueFullError(GatewayError):
+    """The session already holds ``max_queue`` executions."""
+
+    code = "queue-full"
+
+
+class SessionClosedError(GatewayError):
+    """The session was shut down while the request was made."""
+
+    code = "session-closed"
+
+
+class UnknownSessionError(GatewayError):
+    """No session with that id."""
+
+    code = "unknown-session"
+
+
+class InvalidSessionIdError(GatewayError):
+    """A session id outside ``[A-Za-z0-9_.-]{1,128}``."""
+
+    code = "invalid-session-id"
+
+
+class KernelUnavailableError(GatewayError):
+    """The session's kernel could not be started or reached."""
+
+    code = "kernel-unavailable"
+
+
+class ExecutionFinishedError(GatewayError):
+    """A request about an execution that has already ended."""
+
+    code = "execution-finished"
+
+
+class SessionBusyError(GatewayError):
+    """``whenBusy: "reject"`` while another execution runs or waits; sent as ``busy``."""
+
+    code = "busy"
+
+    def to_event(self) -> dict[str, object]:
+        """Return the ``busy`` event payload."""
+        event: dict[str, object] = {"type": "busy"}
+        if self.execution_id is not None:
+            event["executionId"] = self.execution_id
+        return event

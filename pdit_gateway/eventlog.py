@@ -1,0 +1,110 @@
+"""The session's sequenced, bounded event log: every event is recorded here before it is sent."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import islice
+from typing import Any
+
+from .protocol import encode
+
+
+def utcnow() -> datetime:
+    """Return the current time as a timezone-aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+def isoformat(moment: datetime | None) -> str | None:
+    """Format a UTC datetime as ISO 8601 with milliseconds and a ``Z`` suffix."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """One recorded event: the payload (with ``seq`` and ``ts``) and its encoded frame."""
+
+    seq: int
+    event: dict[str, Any]
+    text: str
+
+    @property
+    def size(self) -> int:
+        """Return the encoded size in characters (a cheap stand-in for bytes)."""
+        return len(self.text)
+
+
+@dataclass(slots=True)
+class EventLog:
+    """Sequenced events of one session, bounded by count and by encoded size.
+
+    ``seq`` starts at 1 and only grows; the oldest events are dropped first when a
+    bound is passed. ``max_events`` 0 means no count bound, ``max_bytes`` 0 no size bound.
+    """
+
+    max_events: int = 10_000
+    max_bytes: int = 0
+    last_seq: int = 0
+    _events: deque[LoggedEvent] = field(default_factory=deque)
+    _bytes: int = 0
+
+    def append(self, payload: dict[str, Any]) -> LoggedEvent:
+        """Stamp ``payload`` with the next ``seq`` and ``ts``, record it and return it."""
+        self.last_seq += 1
+        payload["seq"] = self.last_seq
+        payload["ts"] = isoformat(utcnow())
+        entry = LoggedEvent(self.last_seq, payload, encode(payload))
+        self._events.append(entry)
+        self._bytes += entry.size
+        self._trim()
+        return entry
+
+    def _trim(self) -> None:
+        events = self._events
+        while events and (
+            (self.max_events and len(events) > self.max_events)
+            or (self.max_bytes and self._bytes > self.max_bytes and len(events) > 1)
+        ):
+            self._bytes -= events.popleft().size
+
+    def drop_oldest(self, nbytes: int) -> int:
+        """Drop the oldest events until ``nbytes`` are freed (never the newest); return bytes freed."""
+        freed = 0
+        while freed < nbytes and len(self._events) > 1:
+            entry = self._events.popleft()
+            freed += entry.size
+        self._bytes -= freed
+        return freed
+
+    @property
+    def first_seq(self) -> int:
+        """Return the oldest retained ``seq`` (``last_seq + 1`` when the log is empty)."""
+        return self._events[0].seq if self._events else self.last_seq + 1
+
+    @property
+    def nbytes(self) -> int:
+        """Return the encoded size of the retained events."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def since(self, last_seq: int, limit: int = 0) -> list[LoggedEvent] | None:
+        """Return the retained events with ``seq > last_seq`` in order.
+
+        Returns ``None`` when ``last_seq + 1`` is no longer retained (a gap: the
+        caller must resync), or when ``last_seq`` lies beyond the newest event.
+        ``limit`` caps how many are returned (0: all).
+        """
+        if last_seq > self.last_seq:
+            return None
+        if last_seq == self.last_seq:
+            return []
+        if last_seq + 1 < self.first_seq:
+            return None
+        start = last_seq + 1 - self.first_seq
+        stop = None if not limit else start + limit
+        return list(islice(self._events, start, stop))

@@ -1,0 +1,245 @@
+"""Client frames of protocol v1: decoding and validation into typed requests."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Literal, Union
+
+from .errors import (
+    InvalidFieldError,
+    InvalidJSONError,
+    MessageTooLargeError,
+    MissingFieldError,
+    ProtocolError,
+    UnknownTypeError,
+)
+
+PROTOCOL_VERSION = 1
+
+SESSION_ID_PATTERN = r"[A-Za-z0-9_.\-]{1,128}"
+_SESSION_ID_RE = re.compile(SESSION_ID_PATTERN)
+_MAX_EXECUTION_ID = 128
+
+
+def valid_session_id(session_id: str) -> bool:
+    """Return whether ``session_id`` matches ``[A-Za-z0-9_.-]{1,128}``."""
+    return _SESSION_ID_RE.fullmatch(session_id) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteRequest:
+    """An ``execute`` frame."""
+
+    script: str
+    execution_id: str | None = None
+    line_range: tuple[int, int] | None = None
+    script_name: str | None = None
+    reset: bool = False
+    timeout: float | None = None
+    when_busy: Literal["queue", "reject"] = "queue"
+    mode: Literal["statements", "cell"] = "statements"
+    allow_errors: bool = False
+    store_history: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeRequest:
+    """A ``resume`` frame."""
+
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequest:
+    """A ``cancel`` frame."""
+
+    execution_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptRequest:
+    """An ``interrupt`` frame."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResetRequest:
+    """A ``reset`` frame."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetStateRequest:
+    """A ``get-state`` frame."""
+
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PingRequest:
+    """A ``ping`` frame; ``id`` is echoed back unchanged."""
+
+    id: Any = None
+
+
+ClientRequest = Union[
+    ExecuteRequest,
+    ResumeRequest,
+    CancelRequest,
+    InterruptRequest,
+    ResetRequest,
+    GetStateRequest,
+    PingRequest,
+]
+
+
+def decode_frame(raw: str | bytes, max_size: int) -> dict[str, Any]:
+    """Decode one WebSocket frame into a JSON object with a string ``type``.
+
+    Parameters
+    ----------
+    raw : str or bytes
+        The frame as received.
+    max_size : int
+        The largest frame accepted, in bytes; 0 means no limit.
+
+    Raises
+    ------
+    ProtocolError
+        With the code of what is wrong (``message-too-large``, ``invalid-json``,
+        ``invalid-frame``).
+    """
+    size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+    if max_size and size > max_size:
+        raise MessageTooLargeError(f"frame of {size} bytes exceeds max_message_size ({max_size})")
+    try:
+        frame = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InvalidJSONError(f"frame is not JSON: {err}") from None
+    if not isinstance(frame, dict):
+        raise ProtocolError("a frame must be a JSON object")
+    if not isinstance(frame.get("type"), str):
+        raise MissingFieldError("a frame needs a string 'type'")
+    return frame
+
+
+def _field(frame: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    value = frame.get(name, default)
+    if value is default:
+        return value
+    # bool is an int in Python: reject it where a number is asked for
+    if isinstance(value, bool) and kind in (int, (int, float)):
+        raise InvalidFieldError(f"'{name}' must be a number")
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise InvalidFieldError(f"'{name}' must be of type {names}")
+    return value
+
+
+def _required(frame: dict[str, Any], name: str, kind: type) -> Any:
+    if name not in frame or frame[name] is None:
+        raise MissingFieldError(f"'{frame['type']}' needs '{name}'")
+    return _field(frame, name, kind, None)
+
+
+def _execution_id(frame: dict[str, Any], *, required: bool) -> str | None:
+    value = _required(frame, "executionId", str) if required else _field(frame, "executionId", str, None)
+    if value is not None and not 0 < len(value) <= _MAX_EXECUTION_ID:
+        raise InvalidFieldError(f"'executionId' must have 1 to {_MAX_EXECUTION_ID} characters")
+    return value  # type: ignore[no-any-return]
+
+
+def _line_range(frame: dict[str, Any]) -> tuple[int, int] | None:
+    value = _field(frame, "lineRange", dict, None)
+    if value is None:
+        return None
+    start, end = value.get("from"), value.get("to")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (start, end)):
+        raise InvalidFieldError("'lineRange' needs integer 'from' and 'to', both >= 1")
+    if start > end:
+        raise InvalidFieldError("'lineRange.from' must not exceed 'lineRange.to'")
+    return (start, end)
+
+
+def _choice(frame: dict[str, Any], name: str, choices: tuple[str, ...]) -> Any:
+    value = _field(frame, name, str, choices[0])
+    if value not in choices:
+        raise InvalidFieldError(f"'{name}' must be one of {', '.join(choices)}")
+    return value
+
+
+def _execute(frame: dict[str, Any]) -> ExecuteRequest:
+    timeout = _field(frame, "timeout", (int, float), None)
+    if timeout is not None and timeout < 0:
+        raise InvalidFieldError("'timeout' must be >= 0 (seconds; 0 means none)")
+    return ExecuteRequest(
+        script=_required(frame, "script", str),
+        execution_id=_execution_id(frame, required=False),
+        line_range=_line_range(frame),
+        script_name=_field(frame, "scriptName", str, None),
+        reset=_field(frame, "reset", bool, False),
+        timeout=None if timeout is None else float(timeout),
+        when_busy=_choice(frame, "whenBusy", ("queue", "reject")),
+        mode=_choice(frame, "mode", ("statements", "cell")),
+        allow_errors=_field(frame, "allowErrors", bool, False),
+        store_history=_field(frame, "storeHistory", bool, True),
+    )
+
+
+def _resume(frame: dict[str, Any]) -> ResumeRequest:
+    last_seq = _required(frame, "lastSeq", int)
+    if isinstance(last_seq, bool) or last_seq < 0:
+        raise InvalidFieldError("'lastSeq' must be an integer >= 0")
+    return ResumeRequest(last_seq=last_seq)
+
+
+def parse_request(frame: dict[str, Any]) -> ClientRequest:
+    """Validate a decoded frame and return the typed request.
+
+    Raises
+    ------
+    ProtocolError
+        ``unknown-type``, ``missing-field`` or ``invalid-field``.
+    """
+    kind = frame["type"]
+    if kind == "execute":
+        return _execute(frame)
+    if kind == "resume":
+        return _resume(frame)
+    if kind == "cancel":
+        execution_id = _execution_id(frame, required=True)
+        assert execution_id is not None
+        return CancelRequest(execution_id=execution_id)
+    if kind == "interrupt":
+        return InterruptRequest()
+    if kind == "reset":
+        return ResetRequest()
+    if kind == "get-state":
+        return GetStateRequest(execution_id=_execution_id(frame, required=False))
+    if kind == "ping":
+        return PingRequest(id=frame.get("id"))
+    raise UnknownTypeError(f"unknown frame type {kind!r}")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def encode(event: dict[str, Any]) -> str:
+    """Encode one event as the text of a WebSocket frame.
+
+    NaN and infinities, which JSON cannot carry, become ``null``; objects JSON does
+    not know are sent as their ``str``.
+    """
+    try:
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+    except ValueError:
+        return json.dumps(
+            _finite(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str
+        )

@@ -1,0 +1,537 @@
+"""One execution: statements sent to the kernel in order, their events, stop on error, cancel and timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from .eventlog import isoformat, utcnow
+from .events import StatementOutput, error_item
+from .protocol import ExecuteRequest
+
+if TYPE_CHECKING:
+    from .kernel import KernelConnection, Message
+    from .splitter import Statement
+
+StopReason = Literal["error", "cancel", "interrupt", "timeout", "reset", "kernel-died"]
+FinalStatus = Literal["ok", "error", "cancelled", "timeout", "kernel-died"]
+
+_STATUS_FOR_REASON: dict[str, FinalStatus] = {
+    "error": "error",
+    "cancel": "cancelled",
+    "interrupt": "cancelled",
+    "reset": "cancelled",
+    "timeout": "timeout",
+    "kernel-died": "kernel-died",
+}
+
+
+class EventSink(Protocol):
+    """Where a runner sends its events; the session stamps, records and fans them out."""
+
+    def emit(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class KernelControl(Protocol):
+    """What a runner may ask of its session's kernel."""
+
+    @property
+    def connection(self) -> KernelConnection: ...
+
+    @property
+    def died(self) -> asyncio.Future[None]: ...
+
+    async def interrupt(self) -> None: ...
+
+    async def restart(self, reason: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """The limits one execution runs under (all times in seconds, 0 = none)."""
+
+    timeout: float = 0.0
+    interrupt_grace: float = 3.0
+    iopub_timeout: float = 4.0
+    max_output_bytes: int = 0
+    output_tail_bytes: int = 16384
+    pipeline_depth: int = 0
+
+
+@dataclass(eq=False)
+class Execution:
+    """One ``execute`` request and what became of it."""
+
+    execution_id: str
+    request: ExecuteRequest
+    statements: list[Statement]
+    status: str = "queued"
+    results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    running: StatementRun | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Return whether the execution has ended (its ``complete`` was sent)."""
+        return self.status not in ("queued", "running")
+
+    def expressions(self) -> list[dict[str, int]]:
+        """Return the wire form of the statements."""
+        return [statement.to_wire() for statement in self.statements]
+
+    def summary(self) -> dict[str, Any]:
+        """Return the short form used in ``welcome`` and session listings."""
+        return {
+            "executionId": self.execution_id,
+            "status": self.status,
+            "scriptName": self.request.script_name,
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the execution snapshot of protocol section 5."""
+        snap: dict[str, Any] = {
+            "executionId": self.execution_id,
+            "status": self.status,
+            "scriptName": self.request.script_name,
+            "expressions": self.expressions(),
+            "results": {str(index): result for index, result in sorted(self.results.items())},
+            "createdAt": isoformat(self.created_at),
+            "startedAt": isoformat(self.started_at),
+            "finishedAt": isoformat(self.finished_at),
+        }
+        if self.running is not None:
+            snap["running"] = {
+                "index": self.running.statement.index,
+                "output": list(self.running.output.output),
+            }
+        return snap
+
+
+@dataclass(eq=False)
+class StatementRun:
+    """The state of one statement inside a running execution."""
+
+    statement: Statement
+    output: StatementOutput
+    msg_id: str | None = None
+    started: float | None = None
+    reply: Message | None = None
+    idle: bool = False
+    complete: bool = False
+    held: list[dict[str, Any]] = field(default_factory=list)
+    idle_timer: asyncio.TimerHandle | None = None
+
+
+class Runner:
+    """Run one execution on a session's kernel and emit its events.
+
+    Statements are sent ahead (up to ``pipeline_depth`` at once, 0 = all) with the
+    kernel's ``stop_on_error``, so the kernel itself aborts what follows a failed
+    statement; events are emitted strictly in statement order. The runner never
+    touches a socket: it only calls ``sink.emit``.
+    """
+
+    def __init__(
+        self,
+        execution: Execution,
+        kernel: KernelControl,
+        sink: EventSink,
+        options: RunOptions,
+        log: logging.Logger,
+    ) -> None:
+        self.execution = execution
+        self.kernel = kernel
+        self.sink = sink
+        self.options = options
+        self.log = log
+        self._runs = [
+            StatementRun(s, StatementOutput(options.max_output_bytes, options.output_tail_bytes))
+            for s in execution.statements
+        ]
+        self._active = 0
+        self._next_send = 0
+        self._in_flight = 0
+        self._not_run: list[int] = []
+        self._stopping: StopReason | None = None
+        self._stop_requested = asyncio.Event()
+        self._all_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finished = False
+        self._had_error = False
+        self._connection: KernelConnection | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- requests from the session -------------------------------------------------
+
+    def stop(self, reason: StopReason) -> None:
+        """Ask the execution to stop (``cancel``, ``interrupt`` or ``reset``)."""
+        if self._stopping is None or reason == "reset":
+            self._stopping = reason
+        self._stop_requested.set()
+
+    # -- the run ------------------------------------------------------------------------
+
+    async def run(self) -> FinalStatus:
+        """Run the execution to its ``complete`` event and return the final status."""
+        execution = self.execution
+        execution.status = "running"
+        execution.started_at = utcnow()
+        started = time.monotonic()
+        self._emit({"type": "expressions", "expressions": execution.expressions()})
+        try:
+            if self._runs and self.kernel.died.done():
+                self._force_finish("kernel-died", None, None)
+            elif self._runs:
+                self._connection = self.kernel.connection
+                self._flush()
+                self._send_more()
+                self._check_done()
+                await self._supervise(started)
+        except asyncio.CancelledError:
+            # the session is shutting down: end the execution visibly, then stop
+            self._force_finish("cancel", "KernelShutdown", "the session was closed")
+            self._complete(started)
+            raise
+        except Exception:
+            self.log.exception("pdit execution %s failed inside the gateway", self._eid)
+            self._force_finish("error", "GatewayError", "the gateway failed running this execution")
+        finally:
+            self._forget_requests()
+            for task in list(self._tasks):
+                task.cancel()
+        return self._complete(started)
+
+    async def _supervise(self, started: float) -> None:
+        deadline = started + self.options.timeout if self.options.timeout > 0 else None
+        grace_deadline: float | None = None
+        died = self.kernel.died
+        while not self._all_done.done():
+            now = time.monotonic()
+            wake_at = [t for t in (deadline, grace_deadline) if t is not None]
+            wait_for = max(0.0, min(wake_at) - now) if wake_at else None
+            stop_wait = asyncio.ensure_future(self._stop_requested.wait())
+            try:
+                await asyncio.wait(
+                    {self._all_done, died, stop_wait},
+                    timeout=wait_for,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                stop_wait.cancel()
+            if self._all_done.done():
+                return
+            if died.done():
+                self._force_finish("kernel-died", "DeadKernelError", "the kernel died")
+                return
+            now = time.monotonic()
+            if self._stop_requested.is_set():
+                self._stop_requested.clear()
+                if self._stopping == "reset":
+                    await self._restart_and_finish("reset", None, None)
+                    return
+                await self._interrupt()
+                if grace_deadline is None:
+                    grace_deadline = now + self.options.interrupt_grace
+                self._flush()
+                self._check_done()
+            elif grace_deadline is not None and now >= grace_deadline:
+                reason = self._stopping or "timeout"
+                await self._restart_and_finish(
+                    reason,
+                    "TimeoutError" if reason == "timeout" else "KernelRestarted",
+                    f"the kernel did not stop within {self.options.interrupt_grace:g} s of an "
+                    "interrupt and was restarted",
+                )
+                return
+            elif deadline is not None and now >= deadline:
+                deadline = None
+                if self._stopping is None:
+                    self._stopping = "timeout"
+                await self._interrupt()
+                grace_deadline = now + self.options.interrupt_grace
+                self._flush()
+                self._check_done()
+
+    async def _interrupt(self) -> None:
+        try:
+            await self.kernel.interrupt()
+        except Exception:
+            self.log.exception("pdit execution %s: interrupting the kernel failed", self._eid)
+
+    async def _restart_and_finish(self, reason: StopReason, ename: str | None, evalue: str | None) -> None:
+        self._force_finish(reason, ename, evalue)
+        try:
+            await self.kernel.restart(reason)
+        except Exception:
+            self.log.exception("pdit execution %s: restarting the kernel failed", self._eid)
+
+    # -- sending --------------------------------------------------------------------------
+
+    def _send_more(self) -> None:
+        depth = self.options.pipeline_depth or len(self._runs)
+        request = self.execution.request
+        connection = self._connection
+        assert connection is not None
+        while self._stopping is None and self._in_flight < depth and self._next_send < len(self._runs):
+            run = self._runs[self._next_send]
+            self._next_send += 1
+            if run.statement.kind != "code":
+                continue
+            run.msg_id = connection.execute(
+                run.statement.code,
+                lambda channel, msg, run=run: self._on_message(run, channel, msg),
+                silent=False,
+                store_history=request.store_history,
+                allow_stdin=False,
+                stop_on_error=not request.allow_errors,
+            )
+            self._in_flight += 1
+
+    # -- messages from the kernel ----------------------------------------------------------
+
+    def _on_message(self, run: StatementRun, channel: str, msg: Message) -> None:
+        if self._finished or run.complete:
+            return
+        if channel == "shell":
+            run.reply = msg
+            if run.idle:
+                self._complete_run(run)
+            elif self.options.iopub_timeout > 0:
+                run.idle_timer = asyncio.get_running_loop().call_later(
+                    self.options.iopub_timeout, self._idle_timed_out, run
+                )
+            return
+        msg_type = msg["header"]["msg_type"]
+        if msg_type == "status":
+            if msg["content"].get("execution_state") == "idle":
+                run.idle = True
+                if run.reply is not None:
+                    self._complete_run(run)
+            return
+        if msg_type == "execute_input":
+            run.output.feed(msg)
+            self._start_run(run)
+            return
+        if run.started is None:  # output before execute_input: count it as started
+            self._start_run(run)
+        for payload in run.output.feed(msg):
+            if payload["type"] == "display" and payload.get("update"):
+                self._update_earlier_results(payload)
+            self._statement_event(run, payload)
+
+    def _update_earlier_results(self, payload: dict[str, Any]) -> None:
+        """Apply an ``update_display_data`` to the retained results of earlier statements."""
+        display_id = payload.get("displayId")
+        for result in self.execution.results.values():
+            output = result["output"]
+            for position, item in enumerate(output):
+                if item.get("displayId") == display_id:
+                    output[position] = dict(payload["output"])
+
+    def _start_run(self, run: StatementRun) -> None:
+        if run.started is not None:
+            return
+        run.started = time.monotonic()
+        self.execution.running = run
+        self._statement_event(run, {"type": "running"})
+        if self._stopping in ("cancel", "interrupt", "timeout"):
+            # the interrupt landed between two statements: stop this one too
+            task = asyncio.ensure_future(self._interrupt())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _idle_timed_out(self, run: StatementRun) -> None:
+        if not run.complete and not self._finished:
+            self.log.warning(
+                "pdit execution %s: no idle status %g s after the reply of statement %d",
+                self._eid,
+                self.options.iopub_timeout,
+                run.statement.index,
+            )
+            run.idle = True
+            self._complete_run(run)
+
+    def _complete_run(self, run: StatementRun) -> None:
+        run.complete = True
+        if run.idle_timer is not None:
+            run.idle_timer.cancel()
+        self._in_flight -= 1
+        assert run.reply is not None and run.msg_id is not None
+        if self._connection is not None:
+            self._connection.forget(run.msg_id)
+        status = run.reply["content"].get("status")
+        if status == "error" and not self.execution.request.allow_errors and self._stopping is None:
+            self._stopping = "error"
+        self._flush()
+        self._send_more()
+        self._check_done()
+
+    # -- ordered emission -------------------------------------------------------------------
+
+    def _statement_event(self, run: StatementRun, payload: dict[str, Any]) -> None:
+        statement = run.statement
+        payload["executionId"] = self._eid
+        payload["index"] = statement.index
+        payload["lineStart"] = statement.line_start
+        payload["lineEnd"] = statement.line_end
+        if statement.index == self._active:
+            self.sink.emit(payload)
+        else:
+            run.held.append(payload)
+
+    def _flush(self) -> None:
+        """Emit results in statement order, as far as they are known."""
+        runs = self._runs
+        while self._active < len(runs):
+            run = runs[self._active]
+            statement = run.statement
+            for payload in run.held:
+                self.sink.emit(payload)
+            run.held.clear()
+            if statement.kind == "markdown" or statement.kind == "syntax-error":
+                if self._stopping is not None:
+                    self._not_run.append(statement.index)
+                else:
+                    self._emit_local_result(run)
+            elif run.complete:
+                self._emit_kernel_result(run)
+            elif run.msg_id is None and self._stopping is not None:
+                self._not_run.append(statement.index)
+            else:
+                return
+            self._active += 1
+
+    def _emit_local_result(self, run: StatementRun) -> None:
+        statement = run.statement
+        run.started = time.monotonic()
+        self._statement_event(run, {"type": "running"})
+        if statement.kind == "markdown":
+            output = [{"type": "text/markdown", "content": statement.markdown}]
+            self._result(run, output, "ok", None)
+            return
+        assert statement.error is not None
+        details = statement.error
+        output = [error_item(details.ename, details.evalue, details.traceback)]
+        self._result(run, output, "error", None)
+        self._stopping = "error"
+
+    def _emit_kernel_result(self, run: StatementRun) -> None:
+        assert run.reply is not None
+        content = run.reply["content"]
+        status = content.get("status")
+        if status == "aborted" or run.started is None:
+            self._not_run.append(run.statement.index)
+            return
+        for payload in run.output.finish():
+            self._statement_event(run, payload)
+        count = content.get("execution_count", run.output.execution_count)
+        self._result(run, list(run.output.output), "error" if status == "error" else "ok", count)
+
+    def _result(
+        self, run: StatementRun, output: list[dict[str, Any]], status: str, count: int | None
+    ) -> None:
+        if status == "error":
+            self._had_error = True
+        started = run.started if run.started is not None else time.monotonic()
+        payload = {
+            "type": "result",
+            "output": output,
+            "isInvisible": not output,
+            "status": status,
+            "durationMs": round((time.monotonic() - started) * 1000, 3),
+            "executionCount": count,
+        }
+        self._statement_event(run, payload)
+        # a copy: later display updates change the retained result, never the logged event
+        self.execution.results[run.statement.index] = {**payload, "output": list(output)}
+        if self.execution.running is run:
+            self.execution.running = None
+
+    def _check_done(self) -> None:
+        if self._active >= len(self._runs) and not self._all_done.done():
+            self._all_done.set_result(None)
+
+    def _force_finish(self, reason: StopReason, ename: str | None, evalue: str | None) -> None:
+        """End the execution now: the kernel is gone or being restarted."""
+        if self._finished:
+            return
+        self._stopping = reason
+        runs = self._runs
+        while self._active < len(runs):
+            run = runs[self._active]
+            for payload in run.held:
+                self.sink.emit(payload)
+            run.held.clear()
+            if run.complete:
+                self._emit_kernel_result(run)
+            elif run.started is not None and ename is not None:
+                for payload in run.output.finish():
+                    self._statement_event(run, payload)
+                output = [*run.output.output, error_item(ename, evalue or "", [])]
+                self._result(run, output, "error", run.output.execution_count)
+            else:
+                self._not_run.append(run.statement.index)
+            self._active += 1
+        self._finished = True
+        self._forget_requests()
+        self._check_done()
+
+    def _forget_requests(self) -> None:
+        self._finished = True
+        connection = self._connection
+        for run in self._runs:
+            if run.idle_timer is not None:
+                run.idle_timer.cancel()
+            if connection is not None and run.msg_id is not None:
+                connection.forget(run.msg_id)
+
+    def _complete(self, started: float) -> FinalStatus:
+        execution = self.execution
+        execution.running = None
+        if self._not_run:
+            by_index = {s.index: s for s in execution.statements}
+            self._emit(
+                {
+                    "type": "cancelled",
+                    "expressions": [by_index[i].to_wire() for i in sorted(self._not_run)],
+                    "reason": self._stopping or "error",
+                }
+            )
+        if self._stopping is not None:
+            status = _STATUS_FOR_REASON[self._stopping]
+        else:
+            status = "error" if self._had_error else "ok"
+        execution.status = status
+        execution.finished_at = utcnow()
+        self._emit(
+            {
+                "type": "complete",
+                "status": status,
+                "durationMs": round((time.monotonic() - started) * 1000, 3),
+            }
+        )
+        return status
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    @property
+    def _eid(self) -> str:
+        return self.execution.execution_id
+
+    def _emit(self, payload: dict[str, Any]) -> None:
+        payload["executionId"] = self._eid
+        self.sink.emit(payload)
+
+
+def spawn(tasks: set[asyncio.Task[Any]], coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+    """Start ``coro`` as a task kept in ``tasks`` until it ends."""
+    task = asyncio.create_task(coro, name=name)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return task

@@ -1,0 +1,547 @@
+"""Sessions on kernels: each session owns one kernel, a FIFO of executions, an event log and its clients."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Any
+
+from traitlets import Any as AnyTrait
+from traitlets import Instance
+from traitlets.config import LoggingConfigurable
+
+from .clients import Client, Transport
+from .errors import (
+    DuplicateExecutionIdError,
+    ExecutionFinishedError,
+    InvalidSessionIdError,
+    QueueFullError,
+    SessionBusyError,
+    SessionClosedError,
+    UnknownExecutionError,
+    UnknownSessionError,
+)
+from .eventlog import EventLog, isoformat, utcnow
+from .kernel import KernelConnection, Message
+from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
+from .runner import Execution, Runner, RunOptions, spawn
+from .splitter import Statement, split_script
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """Limits and behaviour shared by all sessions (times in seconds, 0 = none)."""
+
+    execution_timeout: float = 0.0
+    interrupt_grace: float = 3.0
+    iopub_timeout: float = 4.0
+    max_queue: int = 100
+    max_output_bytes: int = 0
+    output_tail_bytes: int = 16384
+    event_log_size: int = 10_000
+    execution_history_size: int = 100
+    default_kernel_name: str = ""
+    kernel_ready_timeout: float = 60.0
+    kernel_poll_interval: float = 1.0
+    restart_dead_kernels: bool = True
+    pipeline_depth: int = 0
+    max_client_replies: int = 1000
+
+
+def cell_statement(script: str) -> list[Statement]:
+    """Return the whole script as one statement (``mode: "cell"``)."""
+    normalised = script.replace("\r\n", "\n").replace("\r", "\n")
+    if not normalised.strip():
+        return []
+    lines = normalised.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return [Statement(index=0, line_start=1, line_end=max(1, len(lines)), kind="code", code=normalised)]
+
+
+class Session:
+    """One session: a kernel, the executions sent to it, its event log and connected clients.
+
+    A session outlives its sockets: clients come and go, the kernel and the running
+    execution go on. All mutation happens on the event loop.
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        kernel_manager: Any,
+        options: SessionOptions,
+        log: logging.Logger,
+        kernel_name: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.kernel_manager = kernel_manager
+        self.options = options
+        self.log = log
+        self.kernel_name = kernel_name or options.default_kernel_name or None
+        self.path = path
+        self.kernel_id: str | None = None
+        self.kernel_state = "starting"
+        self.event_log = EventLog(max_events=options.event_log_size)
+        self.clients: set[Client] = set()
+        self.executions: OrderedDict[str, Execution] = OrderedDict()
+        self.queue: deque[Execution] = deque()
+        self.runner: Runner | None = None
+        self.created_at = utcnow()
+        self.last_activity = self.created_at
+        self.closed = False
+        self._connection: KernelConnection | None = None
+        self._died: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._ready = asyncio.Event()
+        self._kernel_ok = False
+        self._queue_changed = asyncio.Event()
+        self._restart_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the kernel, the worker and the liveness monitor (returns at once)."""
+        self.emit({"type": "kernel-status", "state": "starting"})
+        spawn(self._tasks, self._boot(), f"pdit-boot-{self.session_id}")
+        spawn(self._tasks, self._work(), f"pdit-worker-{self.session_id}")
+        if self.options.kernel_poll_interval > 0:
+            spawn(self._tasks, self._monitor(), f"pdit-monitor-{self.session_id}")
+
+    async def _boot(self) -> None:
+        try:
+            kwargs: dict[str, Any] = {}
+            if self.kernel_name:
+                kwargs["kernel_name"] = self.kernel_name
+            if self.path is not None:
+                kwargs["path"] = self.path
+            self.kernel_id = await self.kernel_manager.start_kernel(**kwargs)
+            km = self.kernel_manager.get_kernel(self.kernel_id)
+            self.kernel_name = getattr(km, "kernel_name", self.kernel_name)
+            await self._connect()
+        except Exception as err:
+            self.log.exception("pdit session %s: the kernel did not start", self.session_id)
+            self._set_kernel_state("dead", f"the kernel did not start: {err}")
+            self._ready.set()
+            return
+        self._set_kernel_state("idle")
+        self._ready.set()
+
+    async def _connect(self) -> None:
+        km = self.kernel_manager.get_kernel(self.kernel_id)
+        # The session watches and restarts its kernel itself (restart_dead_kernels);
+        # jupyter_client's restarter would race with it.
+        stop_restarter = getattr(km, "stop_restarter", None)
+        if stop_restarter is not None:
+            stop_restarter()
+        connection = KernelConnection(km.client(), self.log, self.session_id)
+        try:
+            await connection.start(self.options.kernel_ready_timeout)
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection = connection
+        self._kernel_ok = True
+        if self._died.done():
+            self._died = asyncio.get_running_loop().create_future()
+
+    async def _monitor(self) -> None:
+        while not self.closed:
+            await asyncio.sleep(self.options.kernel_poll_interval)
+            if not self._kernel_ok or self._restart_lock.locked():
+                continue
+            try:
+                alive = await self._is_alive()
+            except Exception:
+                self.log.exception("pdit session %s: liveness check failed", self.session_id)
+                continue
+            if not alive and self._kernel_ok and not self._restart_lock.locked():
+                await self._on_dead()
+
+    async def _is_alive(self) -> bool:
+        try:
+            km = self.kernel_manager.get_kernel(self.kernel_id)
+        except KeyError:
+            return False
+        alive = km.is_alive()
+        if inspect.isawaitable(alive):
+            alive = await alive
+        return bool(alive)
+
+    async def _on_dead(self) -> None:
+        self.log.warning("pdit session %s: kernel %s died", self.session_id, self.kernel_id)
+        self._kernel_ok = False
+        self._set_kernel_state("dead", "the kernel process ended")
+        if not self._died.done():
+            self._died.set_result(None)
+        if self.options.restart_dead_kernels and not self.closed:
+            await self.restart("dead")
+
+    async def restart(self, reason: str) -> None:
+        """Restart the kernel (namespace cleared); emit ``restarting`` then ``idle`` or ``dead``."""
+        async with self._restart_lock:
+            if self.closed:
+                return
+            self._ready.clear()
+            self._kernel_ok = False
+            self._set_kernel_state("restarting", reason)
+            if self._connection is not None:
+                await self._connection.close()
+                self._connection = None
+            try:
+                try:
+                    await self.kernel_manager.restart_kernel(self.kernel_id, now=True)
+                except KeyError:
+                    # the kernel was removed from the server's map: start a new one
+                    kwargs: dict[str, Any] = {"path": self.path} if self.path is not None else {}
+                    if self.kernel_name:
+                        kwargs["kernel_name"] = self.kernel_name
+                    self.kernel_id = await self.kernel_manager.start_kernel(**kwargs)
+                await self._connect()
+            except Exception as err:
+                self.log.exception("pdit session %s: restarting the kernel failed", self.session_id)
+                self._set_kernel_state("dead", f"restart failed: {err}")
+                self._ready.set()
+                return
+            self._set_kernel_state("busy" if self.runner is not None else "idle")
+            self._ready.set()
+
+    async def shutdown(self) -> None:
+        """End every execution, shut the kernel down and close the clients."""
+        if self.closed:
+            return
+        for execution in list(self.queue):
+            self._cancel_queued(execution, "cancel")
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+        if self.kernel_id is not None:
+            try:
+                await self.kernel_manager.shutdown_kernel(self.kernel_id, now=True)
+            except KeyError:
+                pass
+            except Exception:
+                self.log.exception("pdit session %s: kernel shutdown failed", self.session_id)
+        self._set_kernel_state("dead", "session closed")
+        for client in list(self.clients):
+            client.close(1001, "session closed")
+        self.log.info("pdit session %s closed", self.session_id)
+
+    # -- KernelControl, for the runner ------------------------------------------------------
+
+    @property
+    def connection(self) -> KernelConnection:
+        """Return the live kernel connection."""
+        if self._connection is None:
+            raise SessionClosedError("the kernel is not connected")
+        return self._connection
+
+    @property
+    def died(self) -> asyncio.Future[None]:
+        """Return a future that resolves when the current kernel is found dead."""
+        return self._died
+
+    async def interrupt(self) -> None:
+        """Interrupt the kernel."""
+        if self.kernel_id is not None:
+            await self.kernel_manager.interrupt_kernel(self.kernel_id)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def emit(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Record ``payload`` in the event log (stamping ``seq`` and ``ts``), then wake the clients."""
+        entry = self.event_log.append(payload)
+        for client in self.clients:
+            client.notify()
+        return entry.event
+
+    def _set_kernel_state(self, state: str, reason: str | None = None) -> None:
+        if state == self.kernel_state and reason is None:
+            return
+        self.kernel_state = state
+        payload: dict[str, Any] = {"type": "kernel-status", "state": state}
+        if reason:
+            payload["reason"] = reason
+        self.emit(payload)
+
+    # -- clients ------------------------------------------------------------------------------
+
+    def attach(self, transport: Transport) -> Client:
+        """Attach a connection; it gets ``welcome`` now and events once it starts its stream."""
+        if self.closed:
+            raise SessionClosedError(f"session {self.session_id} is closed")
+        client = Client(self, transport, self.log, self.options.max_client_replies)
+        self.clients.add(client)
+        self.last_activity = utcnow()
+        client.reply(self.welcome())
+        client.start()
+        return client
+
+    def detach(self, client: Client) -> None:
+        """Forget a client whose connection closed; the session and its run go on."""
+        if client in self.clients:
+            self.clients.discard(client)
+            self.last_activity = utcnow()
+
+    def welcome(self) -> dict[str, Any]:
+        """Return the ``welcome`` reply."""
+        return {
+            "type": "welcome",
+            "sessionId": self.session_id,
+            "protocol": PROTOCOL_VERSION,
+            "lastSeq": self.event_log.last_seq,
+            "kernel": self.kernel_info(),
+            "executions": [execution.summary() for execution in self.executions.values()],
+        }
+
+    def pong(self, ping_id: Any) -> dict[str, Any]:
+        """Return the ``pong`` reply to a ``ping``."""
+        return {
+            "type": "pong",
+            "id": ping_id,
+            "lastSeq": self.event_log.last_seq,
+            "kernel": {"state": self.kernel_state},
+        }
+
+    def kernel_info(self) -> dict[str, Any]:
+        """Return ``{name, state}`` of the kernel."""
+        return {"name": self.kernel_name, "state": self.kernel_state, "id": self.kernel_id}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the session snapshot of protocol section 5."""
+        return {
+            "sessionId": self.session_id,
+            "kernel": self.kernel_info(),
+            "lastSeq": self.event_log.last_seq,
+            "queue": [execution.execution_id for execution in self.queue],
+            "current": self.runner.execution.execution_id if self.runner is not None else None,
+            "executions": [execution.snapshot() for execution in self.executions.values()],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Return the short form used by ``GET /pdit/api/sessions``."""
+        return {
+            "sessionId": self.session_id,
+            "kernel": self.kernel_info(),
+            "clients": len(self.clients),
+            "queueLength": len(self.queue),
+            "current": self.runner.execution.execution_id if self.runner is not None else None,
+            "lastSeq": self.event_log.last_seq,
+            "createdAt": isoformat(self.created_at),
+            "lastActivity": isoformat(self.last_activity),
+        }
+
+    def execution(self, execution_id: str) -> Execution:
+        """Return a retained execution or raise ``UnknownExecutionError``."""
+        try:
+            return self.executions[execution_id]
+        except KeyError:
+            raise UnknownExecutionError(
+                f"no execution {execution_id!r} in session {self.session_id}",
+                execution_id=execution_id,
+            ) from None
+
+    # -- executions ------------------------------------------------------------------------------
+
+    def submit(self, request: ExecuteRequest) -> Execution:
+        """Parse and queue an execution; emit ``queued``.
+
+        Raises
+        ------
+        SessionBusyError
+            ``whenBusy: "reject"`` and something runs or waits.
+        DuplicateExecutionIdError, QueueFullError, SessionClosedError
+        """
+        if self.closed:
+            raise SessionClosedError(f"session {self.session_id} is closed")
+        execution_id = request.execution_id or str(uuid.uuid4())
+        if execution_id in self.executions:
+            raise DuplicateExecutionIdError(
+                f"execution id {execution_id!r} is already used in this session",
+                execution_id=execution_id,
+            )
+        if request.when_busy == "reject" and (self.runner is not None or self.queue):
+            raise SessionBusyError("another execution is running", execution_id=execution_id)
+        if self.options.max_queue and len(self.queue) >= self.options.max_queue:
+            raise QueueFullError(
+                f"the session already holds {len(self.queue)} queued executions (max_queue)",
+                execution_id=execution_id,
+            )
+        if request.mode == "cell":
+            statements = cell_statement(request.script)
+        else:
+            statements = split_script(
+                request.script, request.line_range, request.script_name or "<script>"
+            )
+        execution = Execution(execution_id, request, statements)
+        self.executions[execution_id] = execution
+        self._prune_history()
+        self.queue.append(execution)
+        self.last_activity = utcnow()
+        position = len(self.queue) - 1 + (1 if self.runner is not None else 0)
+        self.emit({"type": "queued", "executionId": execution_id, "position": position})
+        self._queue_changed.set()
+        return execution
+
+    def _prune_history(self) -> None:
+        limit = self.options.execution_history_size
+        if not limit:
+            return
+        finished = [eid for eid, execution in self.executions.items() if execution.finished]
+        for eid in finished[: max(0, len(finished) - limit)]:
+            del self.executions[eid]
+
+    def cancel(self, execution_id: str) -> None:
+        """Cancel a queued execution (removed) or the running one (kernel interrupt)."""
+        execution = self.execution(execution_id)
+        if execution in self.queue:
+            self._cancel_queued(execution, "cancel")
+        elif self.runner is not None and self.runner.execution is execution:
+            self.runner.stop("cancel")
+        else:
+            raise ExecutionFinishedError(
+                f"execution {execution_id!r} has already ended", execution_id=execution_id
+            )
+
+    def _cancel_queued(self, execution: Execution, reason: str) -> None:
+        self.queue.remove(execution)
+        execution.status = "cancelled"
+        execution.finished_at = utcnow()
+        eid = execution.execution_id
+        if execution.statements:
+            self.emit(
+                {
+                    "type": "cancelled",
+                    "executionId": eid,
+                    "expressions": execution.expressions(),
+                    "reason": reason,
+                }
+            )
+        self.emit({"type": "complete", "executionId": eid, "status": "cancelled", "durationMs": 0})
+
+    async def interrupt_current(self) -> None:
+        """Interrupt whatever runs now (pdit's ``interrupt``)."""
+        if self.runner is not None:
+            self.runner.stop("interrupt")
+        elif self._kernel_ok:
+            await self.interrupt()
+
+    async def reset(self) -> None:
+        """Cancel everything queued and running (reason ``reset``) and restart the kernel."""
+        for execution in list(self.queue):
+            self._cancel_queued(execution, "reset")
+        runner = self.runner
+        if runner is not None:
+            runner.stop("reset")  # the runner restarts the kernel itself
+            return
+        await self._ready.wait()
+        await self.restart("reset")
+
+    async def _work(self) -> None:
+        while not self.closed:
+            if not self.queue:
+                self._queue_changed.clear()
+                await self._queue_changed.wait()
+                continue
+            await self._ready.wait()
+            if not self.queue:
+                continue
+            execution = self.queue.popleft()
+            if execution.request.reset and self._kernel_ok:
+                await self.restart("reset")
+            if not self._kernel_ok and self.options.restart_dead_kernels:
+                await self.restart("dead")
+            options = self.options
+            runner = Runner(
+                execution,
+                self,
+                self,
+                RunOptions(
+                    timeout=execution.request.timeout
+                    if execution.request.timeout is not None
+                    else options.execution_timeout,
+                    interrupt_grace=options.interrupt_grace,
+                    iopub_timeout=options.iopub_timeout,
+                    max_output_bytes=options.max_output_bytes,
+                    output_tail_bytes=options.output_tail_bytes,
+                    pipeline_depth=options.pipeline_depth,
+                ),
+                self.log,
+            )
+            self.runner = runner
+            if self._kernel_ok:
+                self._set_kernel_state("busy")
+            elif not self._died.done():
+                self._died.set_result(None)
+            try:
+                await runner.run()
+            finally:
+                self.runner = None
+                self.last_activity = utcnow()
+                if self._kernel_ok and self.kernel_state == "busy":
+                    self._set_kernel_state("idle")
+            self._prune_history()
+
+
+class PditSessionManager(LoggingConfigurable):
+    """Maps session ids to sessions; each session owns one kernel of the server's kernel manager."""
+
+    kernel_manager = AnyTrait(help="The server's kernel manager (MappingKernelManager or gateway).")
+    options = Instance(SessionOptions, args=(), help="Limits shared by every session.")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sessions: dict[str, Session] = {}
+
+    def get(self, session_id: str) -> Session:
+        """Return an existing session or raise ``UnknownSessionError``."""
+        try:
+            return self.sessions[session_id]
+        except KeyError:
+            raise UnknownSessionError(f"no session {session_id!r}") from None
+
+    def get_or_create(
+        self, session_id: str | None = None, kernel_name: str | None = None, path: str | None = None
+    ) -> Session:
+        """Return the session ``session_id``, creating it (and starting its kernel) if absent."""
+        if session_id is None:
+            session_id = str(uuid.uuid4())
+        if not valid_session_id(session_id):
+            raise InvalidSessionIdError("a session id matches [A-Za-z0-9_.-]{1,128}")
+        session = self.sessions.get(session_id)
+        if session is None:
+            session = Session(
+                session_id, self.kernel_manager, self.options, self.log, kernel_name, path
+            )
+            self.sessions[session_id] = session
+            session.start()
+            self.log.info("pdit session %s created", session_id)
+        return session
+
+    async def delete(self, session_id: str) -> None:
+        """Shut a session down and forget it."""
+        session = self.get(session_id)
+        del self.sessions[session_id]
+        await session.shutdown()
+
+    def list(self) -> list[dict[str, Any]]:
+        """Return every session's summary."""
+        return [session.summary() for session in self.sessions.values()]
+
+    async def shutdown(self) -> None:
+        """Shut every session down (server stop)."""
+        sessions = list(self.sessions.values())
+        self.sessions.clear()
+        await asyncio.gather(*(session.shutdown() for session in sessions), return_exceptions=True)
+
+
+__all__ = ["Message", "PditSessionManager", "Session", "SessionOptions"]
