@@ -46,11 +46,14 @@ class ChannelClient:
         return event
 
     async def until(
-        self, predicate: Callable[[Event], bool], timeout: float = SOCKET_WAIT
+        self, predicate: Callable[[Event], bool], wait: float = SOCKET_WAIT
     ) -> list[Event]:
-        """Return every frame up to and including the first that satisfies ``predicate``."""
+        """Return every frame up to and including the first that satisfies ``predicate``.
+
+        Fails when ``wait`` seconds pass first.
+        """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + wait
         events: list[Event] = []
         while True:
             event = await self.recv(max(0.0, deadline - loop.time()))
@@ -70,12 +73,16 @@ class ChannelClient:
         await self.send(type="execute", script=script, **options)
         return str(options["executionId"])
 
-    async def run(self, script: str, timeout: float = SOCKET_WAIT, **options: Any) -> list[Event]:
-        """Execute ``script`` and return this execution's events up to its ``complete``."""
+    async def run(self, script: str, wait: float = SOCKET_WAIT, **options: Any) -> list[Event]:
+        """Execute ``script`` and return this execution's events up to its ``complete``.
+
+        ``options`` are fields of the ``execute`` frame (``timeout`` among them); ``wait``
+        bounds the wait for the events, in seconds.
+        """
         execution_id = await self.execute(script, **options)
         events = await self.until(
             lambda e: e.get("type") == "complete" and e.get("executionId") == execution_id,
-            timeout,
+            wait,
         )
         return [e for e in events if e.get("executionId") == execution_id]
 

@@ -463,6 +463,7 @@ class Runner:
             return
         self._stopping = reason
         runs = self._runs
+        current = True  # the first unfinished statement is the one the kernel was on
         while self._active < len(runs):
             run = runs[self._active]
             for payload in run.held:
@@ -470,13 +471,18 @@ class Runner:
             run.held.clear()
             if run.complete:
                 self._emit_kernel_result(run)
-            elif run.started is not None and ename is not None:
+                current = True
+                self._active += 1
+                continue
+            if current and ename is not None and (run.started is not None or run.msg_id is not None):
+                # (it may have died before its execute_input reached us)
                 for payload in run.output.finish():
                     self._statement_event(run, payload)
                 output = [*run.output.output, error_item(ename, evalue or "", [])]
                 self._result(run, output, "error", run.output.execution_count)
             else:
                 self._not_run.append(run.statement.index)
+            current = False
             self._active += 1
         self._finished = True
         self._forget_requests()

@@ -1,0 +1,985 @@
+"""``pdit-gateway run SCRIPT.py``: run a script on a gateway and print its results in a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import io
+import json
+import os
+import re
+import secrets
+import signal
+import struct
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+
+from .protocol import valid_session_id
+
+__all__ = [
+    "ChannelConnection",
+    "GatewayAddress",
+    "RunFailure",
+    "TerminalPrinter",
+    "UsageError",
+    "execute_frame",
+    "execution_events",
+    "local_gateway",
+    "main",
+    "parse_line_range",
+]
+
+Event = dict[str, Any]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+#: Seconds to connect (HTTP and WebSocket) and to get the ``welcome``.
+CONNECT_TIMEOUT = 30.0
+#: Seconds to wait for the ``complete`` of a cancelled execution after Ctrl-C.
+CANCEL_WAIT = 5.0
+#: Seconds for deleting the run's session and for the in-process server to shut down.
+SHUTDOWN_TIMEOUT = 30.0
+#: Seconds between WebSocket pings, and without a pong before the connection counts as lost.
+PING_INTERVAL = 20.0
+PING_TIMEOUT = 20.0
+#: Largest event frame accepted, in bytes (results carry whole images).
+MAX_EVENT_SIZE = 512 * 1024 * 1024
+#: Seconds a statement runs without output before the progress line shows, and its redraw period.
+PROGRESS_DELAY = 1.0
+PROGRESS_PERIOD = 0.1
+
+_TOKEN_ENV = "PDIT_GATEWAY_TOKEN"  # noqa: S105 (a variable name, not a secret)
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+_OBJECT_REPR = re.compile(r"<[\w.]+ object( at 0x[0-9a-f]+)?>")
+
+_DIM = "\x1b[2m"
+_RED = "\x1b[31m"
+_GREEN = "\x1b[32m"
+_YELLOW = "\x1b[33m"
+_RESET = "\x1b[0m"
+_CLEAR_LINE = "\r\x1b[K"
+
+_NOT_RUN_REASON = {
+    "error": "an earlier statement failed",
+    "cancel": "the execution was cancelled",
+    "interrupt": "the kernel was interrupted",
+    "timeout": "the execution timed out",
+    "reset": "the kernel was reset",
+    "kernel-died": "the kernel died",
+}
+
+
+class UsageError(Exception):
+    """A command line that cannot be run (exit status 2)."""
+
+
+class RunFailure(Exception):
+    """The gateway could not be reached or refused the run (exit status 2)."""
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What one ``pdit-gateway run`` does, from the command line."""
+
+    script: Path
+    source: str
+    url: str | None
+    token: str | None
+    timeout: float | None
+    kernel: str | None
+    session_id: str
+    fresh_session: bool
+    line_range: tuple[int, int] | None
+    color: bool
+    progress: bool
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pdit-gateway run",
+        description="Run a Python script statement by statement on a Jupyter kernel and print "
+        "each statement's output under its line numbers. Without --url, a private gateway is "
+        "started for the run and stopped after it.",
+    )
+    parser.add_argument("script", help="the Python script to run")
+    parser.add_argument(
+        "--url",
+        help="the base URL of a running Jupyter server with the pdit gateway, e.g. "
+        "http://localhost:8888/ (a ?token=… in it is used as the token)",
+    )
+    parser.add_argument(
+        "--token",
+        help=f"the server's token (default: the URL's ?token=, else ${_TOKEN_ENV}); needs --url",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop the execution after this many seconds (0 = no limit; default: the gateway's)",
+    )
+    parser.add_argument("--kernel", metavar="NAME", help="the kernel spec to run on")
+    parser.add_argument(
+        "--session",
+        metavar="ID",
+        help="run in this session (kept after the run, so a later run sees its variables); "
+        "default: a fresh session, deleted after the run",
+    )
+    parser.add_argument(
+        "--lines",
+        metavar="FROM:TO",
+        help="run only the statements overlapping these lines (also N, FROM: or :TO)",
+    )
+    parser.add_argument(
+        "--color",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="colour the output (default: when stdout is a terminal and $NO_COLOR is unset)",
+    )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="show no progress line for slow statements"
+    )
+    return parser
+
+
+def parse_line_range(text: str, line_count: int) -> tuple[int, int]:
+    """Parse ``FROM:TO`` (or ``N``, ``FROM:``, ``:TO``) into the execute frame's ``lineRange``.
+
+    Parameters
+    ----------
+    text : str
+        The ``--lines`` value; line numbers are 1-based and inclusive.
+    line_count : int
+        Lines in the script: the end of an open range.
+
+    Raises
+    ------
+    UsageError
+        When the range is not two integers >= 1 in order.
+    """
+    start_text, sep, end_text = text.partition(":")
+    if not sep:
+        end_text = start_text
+    try:
+        start = int(start_text) if start_text.strip() else 1
+        end = int(end_text) if end_text.strip() else max(start, line_count)
+    except ValueError:
+        raise UsageError(f"--lines {text!r}: expected FROM:TO, e.g. 3:7") from None
+    if start < 1 or end < 1:
+        raise UsageError(f"--lines {text!r}: line numbers start at 1")
+    if start > end:
+        raise UsageError(f"--lines {text!r}: FROM must not exceed TO")
+    return (start, end)
+
+
+def _options(
+    argv: list[str], environ: dict[str, str], stdout: TextIO, stderr: TextIO
+) -> RunOptions:
+    args = _parser().parse_args(argv)
+    script = Path(args.script)
+    try:
+        source = script.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{args.script}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{args.script}: is a directory, not a script") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"{args.script}: cannot read it: {err}") from None
+    if args.timeout is not None and args.timeout < 0:
+        raise UsageError("--timeout must be >= 0 seconds (0 = no limit)")
+    if args.session is not None and not valid_session_id(args.session):
+        raise UsageError("--session: an id matches [A-Za-z0-9_.-]{1,128}")
+    if args.token is not None and args.url is None:
+        raise UsageError("--token needs --url (a private gateway makes its own token)")
+    token = args.token
+    # precedence: --token, then a ?token= in --url (GatewayAddress.parse), then the environment
+    if args.url is not None and token is None and "token" not in parse_qs(urlsplit(args.url).query):
+        token = environ.get(_TOKEN_ENV) or None
+    line_range = None
+    if args.lines is not None:
+        line_range = parse_line_range(args.lines, len(source.splitlines()))
+    color = args.color
+    if color is None:
+        color = _isatty(stdout) and "NO_COLOR" not in environ
+    return RunOptions(
+        script=script,
+        source=source,
+        url=args.url,
+        token=token,
+        timeout=args.timeout,
+        kernel=args.kernel,
+        session_id=args.session or uuid.uuid4().hex,
+        fresh_session=args.session is None,
+        line_range=line_range,
+        color=color,
+        progress=not args.quiet and _isatty(stderr),
+    )
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# -- the gateway: an address, a private in-process one, a channel connection -----------------
+
+
+@dataclass(frozen=True)
+class GatewayAddress:
+    """Where a gateway listens: the server's base URL (with ``/``) and its token."""
+
+    base_url: str
+    token: str | None
+
+    @classmethod
+    def parse(cls, url: str, token: str | None) -> GatewayAddress:
+        """Read ``http(s)://`` or ``ws(s)://host:port/base_url/``; ``?token=`` is the default token.
+
+        Raises
+        ------
+        UsageError
+            When the URL is not an http(s) or ws(s) URL with a host.
+        """
+        parts = urlsplit(url)
+        scheme = {"http": "http", "ws": "http", "https": "https", "wss": "https"}.get(
+            parts.scheme.lower()
+        )
+        if scheme is None or not parts.netloc:
+            raise UsageError(f"--url {url!r}: expected http://HOST:PORT/ (or https, ws, wss)")
+        if token is None:
+            tokens = parse_qs(parts.query).get("token")
+            token = tokens[0] if tokens else None
+        path = parts.path if parts.path.endswith("/") else parts.path + "/"
+        return cls(urlunsplit((scheme, parts.netloc, path, "", "")), token)
+
+    def http(self, *path: str) -> str:
+        """Return the URL of a REST path under the base URL."""
+        return self.base_url + "/".join(quote(part, safe="") for part in path)
+
+    def ws(self, *path: str) -> str:
+        """Return the ``ws(s)://`` URL of a WebSocket path under the base URL."""
+        return "ws" + self.http(*path)[len("http") :]
+
+    def headers(self) -> dict[str, str]:
+        """Return the authentication header (none without a token)."""
+        return {"Authorization": f"token {self.token}"} if self.token else {}
+
+
+@asynccontextmanager
+async def local_gateway(root_dir: Path) -> AsyncIterator[GatewayAddress]:
+    """Run a private jupyter_server with only the pdit gateway, inside the running event loop.
+
+    It listens on 127.0.0.1 on a free port with a random token and serves ``root_dir``.
+    On exit the gateway's sessions and every kernel are shut down.
+    """
+    from jupyter_server.serverapp import ServerApp
+
+    class RunServerApp(ServerApp):
+        """A ServerApp embedded in the CLI: the CLI owns the signals, not the server."""
+
+        name = "pdit-gateway-run"
+
+        def init_signal(self) -> None:
+            """Install no signal handlers (Ctrl-C cancels the run instead)."""
+
+    token = secrets.token_hex(24)
+    argv = [
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.port=0",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.open_browser=False",
+        f"--ServerApp.root_dir={root_dir}",
+        f"--ServerApp.allow_root={_running_as_root()}",
+        "--Application.log_level=WARN",
+        # CurveZMQ keys for kernels that support them (no plain-text TCP between the processes)
+        "--MappingKernelManager.transport_encryption=auto",
+        "--ServerApp.jpserver_extensions=pdit_gateway=True",
+        f"--IdentityProvider.token={token}",
+    ]
+    RunServerApp.clear_instance()
+    app = RunServerApp.instance(no_browser_open_file=True)
+    try:
+        try:
+            # Command-line config outranks config files; other extensions are not looked for.
+            app.initialize(argv=argv, find_extensions=False, new_httpserver=True)
+            await asyncio.sleep(0)  # initialize() scheduled the socket bind on the loop
+            app.start_app()
+            await app.extension_manager.start_all_extensions()  # type: ignore[no-untyped-call]
+        except (OSError, SystemExit) as err:
+            raise RunFailure(f"the private gateway did not start: {err}") from None
+        yield GatewayAddress(f"http://127.0.0.1:{app.port}/", token)
+    finally:
+        try:
+            # jupyter_server's shutdown (extensions, kernels, sockets), the loop left running
+            await asyncio.wait_for(app._cleanup(), SHUTDOWN_TIMEOUT)
+        finally:
+            kernel_manager = getattr(app, "kernel_manager", None)
+            if kernel_manager is not None:
+                kernel_manager.context.destroy()
+            RunServerApp.clear_instance()
+
+
+def _running_as_root() -> bool:
+    geteuid: Callable[[], int] | None = getattr(os, "geteuid", None)
+    return geteuid is not None and geteuid() == 0
+
+
+def _http_failure(address: GatewayAddress, err: Exception) -> RunFailure:
+    from tornado.httpclient import HTTPClientError
+
+    where = address.base_url
+    if isinstance(err, HTTPClientError):
+        if err.code in (401, 403):
+            return RunFailure(f"{where}: authentication failed (HTTP {err.code}); check the token")
+        if err.code == 404:
+            return RunFailure(f"{where}: no pdit gateway there (HTTP 404)")
+        if err.code == 599:
+            return RunFailure(f"{where}: cannot connect: {err.message}")
+        return RunFailure(f"{where}: the gateway answered HTTP {err.code} {err.message or ''}")
+    if isinstance(err, asyncio.TimeoutError):
+        return RunFailure(f"{where}: no answer within {CONNECT_TIMEOUT:g} s")
+    return RunFailure(f"{where}: cannot connect: {err}")
+
+
+class ChannelConnection:
+    """One WebSocket connection to a session's protocol v1 channel, and the REST calls around it.
+
+    Frames are queued as they arrive; :meth:`recv` returns ``None`` when the connection closed.
+    """
+
+    def __init__(self, address: GatewayAddress) -> None:
+        from tornado.httpclient import AsyncHTTPClient
+
+        self.address = address
+        self.http = AsyncHTTPClient(force_instance=True)
+        self._frames: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._connection: Any = None
+
+    async def _fetch(self, method: str, *path: str, body: Any = None) -> Any:
+        from tornado.httpclient import HTTPRequest
+
+        request = HTTPRequest(
+            self.address.http(*path),
+            method=method,
+            headers=self.address.headers(),
+            body=None if body is None else json.dumps(body),
+            connect_timeout=CONNECT_TIMEOUT,
+            request_timeout=CONNECT_TIMEOUT,
+        )
+        try:
+            response = await self.http.fetch(request)
+        except Exception as err:  # tornado/OS errors: the gateway cannot be used
+            raise _http_failure(self.address, err) from None
+        return json.loads(response.body) if response.body else None
+
+    async def check_kernel(self, name: str) -> None:
+        """Fail with a list of the kernels there are when ``name`` is not one of them."""
+        specs = await self._fetch("GET", "api", "kernelspecs")
+        known = sorted((specs or {}).get("kernelspecs", {}))
+        if name not in known:
+            raise RunFailure(f"no kernel named {name!r} (there are: {', '.join(known) or 'none'})")
+
+    async def open_session(self, session_id: str, kernel_name: str | None) -> Event:
+        """Create the session (or find it) and return its snapshot; this also checks the token."""
+        body: dict[str, Any] = {"sessionId": session_id}
+        if kernel_name:
+            body["kernelName"] = kernel_name
+        snapshot: Event = await self._fetch("POST", "pdit", "api", "sessions", body=body)
+        return snapshot
+
+    async def delete_session(self, session_id: str) -> None:
+        """Shut the session and its kernel down."""
+        await self._fetch("DELETE", "pdit", "api", "sessions", session_id)
+
+    async def connect(self, session_id: str) -> Event:
+        """Open the channel and return its ``welcome``."""
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        request = HTTPRequest(
+            self.address.ws("pdit", "api", "sessions", session_id, "channel"),
+            headers=self.address.headers(),
+            connect_timeout=CONNECT_TIMEOUT,
+            request_timeout=CONNECT_TIMEOUT,
+        )
+        try:
+            self._connection = await asyncio.wait_for(
+                websocket_connect(
+                    request,
+                    on_message_callback=self._frames.put_nowait,
+                    ping_interval=PING_INTERVAL,
+                    ping_timeout=PING_TIMEOUT,
+                    max_message_size=MAX_EVENT_SIZE,
+                ),
+                CONNECT_TIMEOUT,
+            )
+        except Exception as err:
+            raise _http_failure(self.address, err) from None
+        try:
+            welcome = await self.recv(CONNECT_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise _http_failure(self.address, asyncio.TimeoutError()) from None
+        if welcome is None or welcome.get("type") != "welcome":
+            raise RunFailure(f"{self.address.base_url}: expected a welcome, got {welcome!r}")
+        return welcome
+
+    async def send(self, frame: Event) -> None:
+        """Send one frame; a closed connection is a :class:`RunFailure`."""
+        from tornado.websocket import WebSocketClosedError
+
+        try:
+            await self._connection.write_message(json.dumps(frame))
+        except WebSocketClosedError:
+            raise RunFailure("the connection to the gateway closed") from None
+
+    async def recv(self, timeout: float | None = None) -> Event | None:
+        """Return the next event, ``None`` once the connection closed.
+
+        Raises
+        ------
+        TimeoutError
+            When ``timeout`` seconds pass first (nothing is lost: the next call gets it).
+        """
+        raw = await asyncio.wait_for(self._frames.get(), timeout)
+        if raw is None:
+            self._frames.put_nowait(None)  # stays closed for later calls
+            return None
+        event: Event = json.loads(raw)
+        return event
+
+    def close_channel(self) -> None:
+        """Close the WebSocket (REST calls still work)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def close(self) -> None:
+        """Close the WebSocket and the HTTP client."""
+        self.close_channel()
+        self.http.close()
+
+
+# -- one execution's events ----------------------------------------------------------------------
+
+
+def execute_frame(
+    source: str,
+    *,
+    script_name: str,
+    execution_id: str,
+    line_range: tuple[int, int] | None = None,
+    timeout: float | None = None,
+    **extra: Any,
+) -> Event:
+    """Build an ``execute`` frame (``extra`` adds fields such as ``mode="cell"``)."""
+    frame: Event = {
+        "type": "execute",
+        "script": source,
+        "scriptName": script_name,
+        "executionId": execution_id,
+        **extra,
+    }
+    if line_range is not None:
+        frame["lineRange"] = {"from": line_range[0], "to": line_range[1]}
+    if timeout is not None:
+        frame["timeout"] = timeout
+    return frame
+
+
+async def execution_events(
+    channel: ChannelConnection, frame: Event, cancel: asyncio.Event | None = None
+) -> AsyncIterator[Event]:
+    """Send an ``execute`` frame and yield its events up to and including its ``complete``.
+
+    Session events without an ``executionId`` (``kernel-status``) are yielded too; other
+    executions' events are skipped. When ``cancel`` is set, a ``cancel`` frame is sent and
+    the ``complete`` is awaited for at most ``CANCEL_WAIT`` seconds.
+
+    Raises
+    ------
+    RunFailure
+        The gateway refused the request (an ``error`` event), or the connection closed
+        before the ``complete``.
+    TimeoutError
+        No ``complete`` within ``CANCEL_WAIT`` s of a cancel.
+    """
+    execution_id = frame["executionId"]
+    await channel.send(frame)
+    cancel_deadline: float | None = None
+    cancel_wait: asyncio.Task[bool] | None = None
+    try:
+        while True:
+            if cancel is not None and cancel.is_set() and cancel_deadline is None:
+                cancel_deadline = time.monotonic() + CANCEL_WAIT
+                await channel.send({"type": "cancel", "executionId": execution_id})
+            if cancel_deadline is not None:
+                event = await channel.recv(max(0.0, cancel_deadline - time.monotonic()))
+            elif cancel is not None:
+                # wait for an event or for the cancel request, whichever comes first
+                cancel_wait = cancel_wait or asyncio.ensure_future(cancel.wait())
+                receive = asyncio.ensure_future(channel.recv())
+                try:
+                    await asyncio.wait({receive, cancel_wait}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if not receive.done():
+                        receive.cancel()  # safe: a queued frame stays for the next recv
+                if not receive.done():
+                    continue
+                event = receive.result()
+            else:
+                event = await channel.recv()
+            if event is None:
+                raise RunFailure("the connection to the gateway closed before the run ended")
+            kind = event.get("type")
+            owner = event.get("executionId")
+            if kind == "error" and owner in (None, execution_id):
+                if cancel_deadline is not None:
+                    continue  # e.g. the execution ended just before the cancel arrived
+                raise RunFailure(f"the gateway refused the run: {event.get('message')}")
+            if owner is None and kind == "kernel-status":
+                yield event
+            elif owner == execution_id:
+                yield event
+                if kind == "complete":
+                    return
+    finally:
+        if cancel_wait is not None:
+            cancel_wait.cancel()
+
+
+# -- the terminal ---------------------------------------------------------------------------------
+
+
+def lines_label(start: int, end: int) -> str:
+    """Return ``line 3`` or ``lines 3–5``."""
+    return f"line {start}" if start == end else f"lines {start}–{end}"
+
+
+def _seconds(value: float) -> str:
+    if value < 1:
+        return f"{value:.2f} s"
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
+def _image_size(mime: str, content: str) -> tuple[int, int] | None:
+    """Read width and height from the header of a base64 PNG or GIF."""
+    if mime not in ("image/png", "image/gif"):
+        return None
+    try:
+        head = base64.b64decode(content[:44] + "=" * (-len(content[:44]) % 4))
+    except ValueError:
+        return None
+    if mime == "image/png" and head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+        width, height = struct.unpack(">II", head[16:24])
+        return int(width), int(height)
+    if mime == "image/gif" and head[:4] == b"GIF8" and len(head) >= 10:
+        width, height = struct.unpack("<HH", head[6:10])
+        return int(width), int(height)
+    return None
+
+
+def render_item(item: Event, *, color: bool) -> str | None:
+    """Return the terminal text of one non-stream OutputItem (``None`` for stream items)."""
+    kind = str(item.get("type", ""))
+    content = str(item.get("content", ""))
+    data = item.get("data") if isinstance(item.get("data"), dict) else {}
+    if kind in ("stdout", "stderr"):
+        return None
+    if kind == "error":
+        traceback = item.get("traceback")
+        if color and isinstance(traceback, list) and traceback:
+            return "\n".join(str(line) for line in traceback)
+        return content or f"{item.get('ename', 'Error')}: {item.get('evalue', '')}"
+    if kind.startswith("image/"):
+        width, height = item.get("width"), item.get("height")
+        if not (isinstance(width, int) and isinstance(height, int)):
+            size = _image_size(kind, content)
+            width, height = size if size else (None, None)
+        return f"[{kind} {width}×{height}]" if width and height else f"[{kind}]"
+    if kind == "application/json" or kind.endswith("+json"):
+        try:
+            return json.dumps(json.loads(content), indent=2, ensure_ascii=False)
+        except ValueError:
+            return content
+    if kind in ("text/plain", "text/markdown"):
+        return content
+    plain = data.get("text/plain") if data else None
+    if isinstance(plain, list):
+        plain = "".join(str(part) for part in plain)
+    # ``<IPython.core.display.HTML object>`` says nothing: show the placeholder instead
+    if isinstance(plain, str) and plain.strip() and not _OBJECT_REPR.fullmatch(plain.strip()):
+        return plain
+    return f"[{kind} output]"
+
+
+@dataclass
+class _Statement:
+    start: int
+    end: int
+    started: float
+    last_output: float
+
+
+class TerminalPrinter:
+    """Print one execution's events to a terminal as they arrive.
+
+    Each statement gets a dim ``── lines 3–5 ──`` header; stream text is printed live
+    (stderr text in red), the rest of a statement's output when its ``result`` arrives
+    (so a display updated or cleared mid-statement shows as it ended). The summary goes
+    to ``err``. With ``progress``, a statement that has run ``PROGRESS_DELAY`` seconds
+    without output gets a spinner line on ``err``, erased before anything else is written.
+
+    Parameters
+    ----------
+    out, err : TextIO
+        Where output and summary/notes go.
+    color : bool
+        Use ANSI colours (and keep them in tracebacks).
+    progress : bool
+        Draw the progress line (only sensible when ``err`` is a terminal).
+    timeout : float, optional
+        The requested timeout, for the summary.
+    """
+
+    def __init__(
+        self,
+        out: TextIO,
+        err: TextIO,
+        *,
+        color: bool = False,
+        progress: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        self.out = out
+        self.err = err
+        self.color = color
+        self.progress = progress
+        self.timeout = timeout
+        self.status: str | None = None
+        self.results = 0
+        self.duration_ms = 0.0
+        self.failed_at: tuple[int, int] | None = None
+        self.failure: str | None = None
+        self._at_line_start = True
+        self._running: _Statement | None = None
+        self._progress_shown = False
+        self._frame = 0
+        self._kernel_state: str | None = None
+        self._displays: dict[str, str] = {}  # display id → the lines that showed it
+        self._updates: dict[str, Event] = {}  # display id → its latest update in this statement
+        self._handlers: dict[str, Callable[[Event], None]] = {
+            "queued": self._queued,
+            "running": self._on_running,
+            "stream": self._stream,
+            "display": self._display,
+            "result": self._result,
+            "cancelled": self._cancelled,
+            "complete": self._complete,
+            "kernel-status": self._kernel_status,
+        }
+
+    # -- output primitives
+
+    def _paint(self, text: str, style: str) -> str:
+        return f"{style}{text}{_RESET}" if self.color and text else text
+
+    def _write(self, text: str) -> None:
+        if not text:
+            return
+        self.clear_progress()
+        self.out.write(text)
+        self.out.flush()
+        self._at_line_start = text.endswith("\n")
+
+    def _line(self, text: str) -> None:
+        if not self._at_line_start:
+            self._write("\n")
+        self._write(text if text.endswith("\n") else text + "\n")
+
+    def note(self, text: str, style: str = _DIM) -> None:
+        """Write a line on ``err`` (after finishing the current stdout line)."""
+        self.clear_progress()
+        if not self._at_line_start:
+            self._write("\n")
+        self.err.write(self._paint(text, style) + "\n")
+        self.err.flush()
+
+    # -- events
+
+    def handle(self, event: Event) -> None:
+        """Print one event."""
+        handler = self._handlers.get(str(event.get("type")))
+        if handler is not None:
+            handler(event)
+
+    def _queued(self, event: Event) -> None:
+        position = event.get("position")
+        if isinstance(position, int) and position > 0:
+            self.note(f"queued behind {position} other execution(s) in this session")
+
+    def _on_running(self, event: Event) -> None:
+        now = time.monotonic()
+        start, end = int(event["lineStart"]), int(event["lineEnd"])
+        self._running = _Statement(start, end, now, now)
+        self._line(self._paint(f"── {lines_label(start, end)} ──", _DIM))
+
+    def _stream(self, event: Event) -> None:
+        if self._running is not None:
+            self._running.last_output = time.monotonic()
+        text = str(event.get("text", ""))
+        if event.get("name") == "stderr" and self.color:
+            # colour each line apart so the reset lands before the newline
+            text = "".join(
+                self._paint(line[:-1], _RED) + "\n"
+                if line.endswith("\n")
+                else self._paint(line, _RED)
+                for line in text.splitlines(keepends=True)
+            )
+        self._write(text)
+
+    def _display(self, event: Event) -> None:
+        # an update of a display an earlier statement showed: print its last state at the result
+        display_id = event.get("displayId")
+        if event.get("update") and display_id in self._displays:
+            self._updates[str(display_id)] = event["output"]
+
+    def _result(self, event: Event) -> None:
+        self._running = None
+        self.results += 1
+        for item in event.get("output") or []:
+            text = render_item(item, color=self.color)
+            if text is not None:
+                self._line(text)
+            if item.get("displayId") is not None:
+                self._displays[str(item["displayId"])] = lines_label(
+                    int(event["lineStart"]), int(event["lineEnd"])
+                )
+        for display_id, item in self._updates.items():
+            text = render_item(item, color=self.color)
+            if text is not None:
+                where = self._displays[display_id]
+                self._line(self._paint(f"(the display of {where}, updated)", _DIM))
+                self._line(text)
+        self._updates.clear()
+        if event.get("status") == "error" and self.failed_at is None:
+            self.failed_at = (int(event["lineStart"]), int(event["lineEnd"]))
+            errors = [i for i in event.get("output") or [] if i.get("type") == "error"]
+            if errors:
+                self.failure = str(errors[-1].get("ename") or "") or None
+
+    def _cancelled(self, event: Event) -> None:
+        expressions = event.get("expressions") or []
+        if not expressions:
+            return
+        start = min(int(e["lineStart"]) for e in expressions)
+        end = max(int(e["lineEnd"]) for e in expressions)
+        count = len(expressions)
+        why = _NOT_RUN_REASON.get(str(event.get("reason")), str(event.get("reason")))
+        plural = "statement" if count == 1 else "statements"
+        self._line(
+            self._paint(
+                f"── not run: {lines_label(start, end)} ({count} {plural}): {why} ──", _YELLOW
+            )
+        )
+
+    def _kernel_status(self, event: Event) -> None:
+        state = str(event.get("state"))
+        reason = event.get("reason")
+        if state in ("dead", "restarting") and state != self._kernel_state:
+            self.note(f"kernel {state}" + (f": {reason}" if reason else ""), _YELLOW)
+        self._kernel_state = state
+
+    def _complete(self, event: Event) -> None:
+        self._running = None
+        self.status = str(event.get("status"))
+        duration = event.get("durationMs")
+        self.duration_ms = float(duration) if isinstance(duration, (int, float)) else 0.0
+        self.note(self.summary(), _GREEN if self.status == "ok" else _RED)
+
+    def summary(self) -> str:
+        """Return the one-line summary of the finished execution."""
+        seconds = _seconds(self.duration_ms / 1000)
+        where = f" at {lines_label(*self.failed_at)}" if self.failed_at else ""
+        if self.status == "ok":
+            plural = "statement" if self.results == 1 else "statements"
+            return f"ok: {self.results} {plural} in {seconds}"
+        if self.status == "error":
+            return f"error{where}" + (f" ({self.failure})" if self.failure else "")
+        if self.status == "timeout":
+            limit = f"{self.timeout:g} s" if self.timeout else seconds
+            return f"timeout after {limit}" + where
+        if self.status == "kernel-died":
+            return "kernel died" + where
+        if self.status == "cancelled":
+            return f"cancelled after {seconds}"
+        return f"ended: {self.status}"
+
+    # -- progress line
+
+    def tick(self) -> None:
+        """Redraw the progress line when the running statement has been quiet long enough."""
+        running = self._running
+        if not self.progress or running is None:
+            return
+        now = time.monotonic()
+        # a partial output line stays as it is: the spinner would overwrite it
+        if now - running.last_output < PROGRESS_DELAY or not self._at_line_start:
+            return
+        self._frame = (self._frame + 1) % len(_SPINNER)
+        label = lines_label(running.start, running.end)
+        text = f"{_SPINNER[self._frame]} {label} running {_seconds(now - running.started)}"
+        self.err.write(_CLEAR_LINE + self._paint(text, _DIM))
+        self.err.flush()
+        self._progress_shown = True
+
+    def clear_progress(self) -> None:
+        """Erase the progress line, if it is shown."""
+        if self._progress_shown:
+            self._progress_shown = False
+            self.err.write(_CLEAR_LINE)
+            self.err.flush()
+
+    async def keep_progress(self) -> None:
+        """Redraw the progress line every ``PROGRESS_PERIOD`` s until cancelled."""
+        while True:
+            await asyncio.sleep(PROGRESS_PERIOD)
+            self.tick()
+
+    def exit_status(self) -> int:
+        """Return 0 when the execution ended ``ok``, else 1."""
+        return EXIT_OK if self.status == "ok" else EXIT_FAILED
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+class _CtrlC:
+    """Ctrl-C during a run: the first asks for a cancel, the next one stops waiting."""
+
+    def __init__(self, task: asyncio.Task[Any], printer: TerminalPrinter) -> None:
+        self.task = task
+        self.printer = printer
+        self.cancel = asyncio.Event()
+
+    def __call__(self) -> None:
+        if self.cancel.is_set():
+            self.task.cancel()
+            return
+        self.cancel.set()
+        self.printer.note("cancelling… (Ctrl-C again to quit at once)", _YELLOW)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Handle SIGINT with this object while the block runs."""
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, self)
+        except (NotImplementedError, RuntimeError, ValueError):
+            # no loop signal handlers here (Windows, not the main thread): Ctrl-C stops at once
+            yield
+            return
+        try:
+            yield
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _run_on(address: GatewayAddress, options: RunOptions, printer: TerminalPrinter) -> int:
+    channel = ChannelConnection(address)
+    session_opened = False
+    try:
+        if options.kernel:
+            await channel.check_kernel(options.kernel)
+        snapshot = await channel.open_session(options.session_id, options.kernel)
+        session_opened = True
+        name = (snapshot.get("kernel") or {}).get("name")
+        if options.kernel and name and name != options.kernel:
+            printer.note(
+                f"session {options.session_id} runs kernel {name!r}, not {options.kernel!r}"
+            )
+        await channel.connect(options.session_id)
+        frame = execute_frame(
+            options.source,
+            script_name=options.script.name,
+            execution_id=uuid.uuid4().hex,
+            line_range=options.line_range,
+            timeout=options.timeout,
+        )
+        task = asyncio.current_task()
+        assert task is not None
+        ctrl_c = _CtrlC(task, printer)
+        ticker = asyncio.ensure_future(printer.keep_progress()) if printer.progress else None
+        try:
+            with ctrl_c.installed():
+                async for event in execution_events(channel, frame, ctrl_c.cancel):
+                    printer.handle(event)
+        except asyncio.TimeoutError:
+            printer.note(f"the gateway did not confirm the cancel within {CANCEL_WAIT:g} s", _RED)
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+            printer.clear_progress()
+        if ctrl_c.cancel.is_set():
+            return EXIT_INTERRUPTED
+        return printer.exit_status()
+    finally:
+        channel.close_channel()
+        try:
+            if session_opened and options.fresh_session:
+                with contextlib.suppress(RunFailure, asyncio.TimeoutError):
+                    await asyncio.wait_for(
+                        channel.delete_session(options.session_id), SHUTDOWN_TIMEOUT
+                    )
+        finally:
+            channel.close()
+
+
+async def _run(options: RunOptions, printer: TerminalPrinter) -> int:
+    if options.url is not None:
+        return await _run_on(GatewayAddress.parse(options.url, options.token), options, printer)
+    async with local_gateway(options.script.resolve().parent) as address:
+        return await _run_on(address, options, printer)
+
+
+def main(argv: list[str]) -> int:
+    """Run ``pdit-gateway run ARGV…`` (the arguments after ``run``); return the exit status."""
+    stdout, stderr = sys.stdout, sys.stderr
+    for stream in (stdout, stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        options = _options(argv, dict(os.environ), stdout, stderr)
+    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    except UsageError as err:
+        stderr.write(f"pdit-gateway run: {err}\n")
+        return EXIT_USAGE
+    printer = TerminalPrinter(
+        stdout, stderr, color=options.color, progress=options.progress, timeout=options.timeout
+    )
+    try:
+        return asyncio.run(_run(options, printer))
+    except (UsageError, RunFailure) as err:
+        printer.clear_progress()
+        stderr.write(f"pdit-gateway run: {err}\n")
+        return EXIT_USAGE
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        printer.clear_progress()
+        stderr.write("pdit-gateway run: interrupted\n")
+        return EXIT_INTERRUPTED
