@@ -1,4 +1,4 @@
-"""pdit_gateway: run Python scripts statement by statement on Jupyter kernels, streamed over WebSocket."""
+"""pdit_gateway: Python scripts run statement by statement on Jupyter kernels."""
 
 from __future__ import annotations
 

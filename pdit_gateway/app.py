@@ -127,8 +127,8 @@ class PditGatewayApp(ExtensionApp):
         0.0,
         min=0.0,
         config=True,
-        help="Seconds without a pong after which a client connection is closed "
-        "(0 = three ping intervals).",
+        help="Seconds to wait for the pong to a ping before the connection is closed "
+        "(0 = ping_interval; at most ping_interval).",
     )
 
     def session_options(self) -> SessionOptions:
@@ -151,6 +151,7 @@ class PditGatewayApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Build the session manager and publish it in the server's settings."""
+        assert self.serverapp is not None
         manager = self.session_manager_class(
             parent=self,
             log=self.log,
@@ -162,7 +163,9 @@ class PditGatewayApp(ExtensionApp):
                 "pdit_session_manager": manager,
                 "pdit_max_message_size": self.max_message_size,
                 "pdit_ping_interval": self.ping_interval,
-                "pdit_ping_timeout": self.ping_timeout or 3 * self.ping_interval,
+                "pdit_ping_timeout": min(
+                    self.ping_timeout or self.ping_interval, self.ping_interval
+                ),
             }
         )
 

@@ -14,4 +14,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(run_main(args[1:]))
     from .app import PditGatewayApp
 
-    PditGatewayApp.launch_instance(args)
+    PditGatewayApp.launch_instance(args)  # type: ignore[no-untyped-call]

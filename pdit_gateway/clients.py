@@ -1,4 +1,4 @@
-"""Connected clients: one writer per socket that streams the session's event log at the socket's pace."""
+"""Connected clients: one writer per socket, streaming the event log at the socket's pace."""
 
 from __future__ import annotations
 
@@ -137,6 +137,7 @@ class Client:
             self.transport.close(code, reason)
         if self._task is not None and not self._task.done():
             self._task.cancel()
+        self.session.detach(self)
 
     async def drained(self) -> None:
         """Wait until the writer has ended (for tests and shutdown)."""

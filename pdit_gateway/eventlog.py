@@ -71,7 +71,7 @@ class EventLog:
             self._bytes -= events.popleft().size
 
     def drop_oldest(self, nbytes: int) -> int:
-        """Drop the oldest events until ``nbytes`` are freed (never the newest); return bytes freed."""
+        """Drop the oldest events until ``nbytes`` are freed (never the newest one)."""
         freed = 0
         while freed < nbytes and len(self._events) > 1:
             entry = self._events.popleft()

@@ -28,7 +28,7 @@ class PditHandlerMixin:
     settings: dict[str, Any]
 
     @property
-    def session_manager(self) -> PditSessionManager:
+    def pdit_sessions(self) -> PditSessionManager:
         """Return the session manager the extension published."""
         return cast(PditSessionManager, self.settings["pdit_session_manager"])
 
@@ -55,7 +55,7 @@ class SessionsHandler(PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
     @authorized
     async def get(self) -> None:
         """List the sessions."""
-        self.finish(json.dumps(self.session_manager.list()))
+        self.finish(json.dumps(self.pdit_sessions.list()))
 
     @web.authenticated
     @authorized
@@ -71,7 +71,7 @@ class SessionsHandler(PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
         if session_id is not None:
             self.checked_session_id(session_id)
         try:
-            session = self.session_manager.get_or_create(
+            session = self.pdit_sessions.get_or_create(
                 session_id, body.get("kernelName"), body.get("path")
             )
         except GatewayError as err:
@@ -91,7 +91,7 @@ class SessionHandler(PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
     async def get(self, session_id: str) -> None:
         """Return the session snapshot."""
         try:
-            session = self.session_manager.get(self.checked_session_id(session_id))
+            session = self.pdit_sessions.get(self.checked_session_id(session_id))
         except GatewayError as err:
             raise _http_error(err) from None
         self.finish(json.dumps(session.snapshot()))
@@ -101,7 +101,7 @@ class SessionHandler(PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
     async def delete(self, session_id: str) -> None:
         """Shut the session down."""
         try:
-            await self.session_manager.delete(self.checked_session_id(session_id))
+            await self.pdit_sessions.delete(self.checked_session_id(session_id))
         except GatewayError as err:
             raise _http_error(err) from None
         self.set_status(204)
@@ -118,7 +118,7 @@ class ExecutionHandler(PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
     async def get(self, session_id: str, execution_id: str) -> None:
         """Return the execution snapshot."""
         try:
-            session = self.session_manager.get(self.checked_session_id(session_id))
+            session = self.pdit_sessions.get(self.checked_session_id(session_id))
             execution = session.execution(execution_id)
         except GatewayError as err:
             raise _http_error(err) from None
@@ -151,15 +151,17 @@ class ChannelHandler(
     auth_resource = AUTH_RESOURCE
     channel: Channel | None = None
 
+    # Tornado's own keep-alive (seconds) replaces jupyter_server's ping loop, whose
+    # properties of the same names are in milliseconds: see ``open``.
     @property
     def ping_interval(self) -> float:
-        """Return the ping interval in milliseconds (jupyter_server's unit)."""
-        return float(self.settings["pdit_ping_interval"]) * 1000
+        """Return seconds between server pings (0 = none)."""
+        return float(self.settings["pdit_ping_interval"])
 
     @property
     def ping_timeout(self) -> float:
-        """Return the pong timeout in milliseconds."""
-        return float(self.settings["pdit_ping_timeout"]) * 1000
+        """Return seconds to wait for a pong before closing the connection."""
+        return float(self.settings["pdit_ping_timeout"])
 
     @property
     def max_message_size(self) -> int:
@@ -176,11 +178,11 @@ class ChannelHandler(
         self.checked_session_id(session_id)
         await super().get(session_id)
 
-    def open(self, session_id: str) -> None:  # type: ignore[override]
+    def open(self, session_id: str) -> None:
         """Attach to (or create) the session and send ``welcome``."""
-        super().open(session_id)
+        # WebSocketMixin.open is not called: it would start a second, millisecond-based ping.
         try:
-            session = self.session_manager.get_or_create(session_id)
+            session = self.pdit_sessions.get_or_create(session_id)
         except GatewayError as err:
             self.close(1008, err.message)
             return

@@ -1,4 +1,4 @@
-"""One connection to a kernel: sends execute requests and routes replies and iopub messages by parent id."""
+"""One kernel connection: execute requests out, replies and iopub routed back by parent id."""
 
 from __future__ import annotations
 
@@ -86,7 +86,9 @@ class KernelConnection:
             except Exception:
                 if self._closed:
                     return
-                self.log.exception("pdit session %s: reading the %s channel failed", self.name, channel)
+                self.log.exception(
+                    "pdit session %s: reading the %s channel failed", self.name, channel
+                )
                 await asyncio.sleep(0.1)  # a broken channel must not spin the loop
                 continue
             parent = msg.get("parent_header") or {}

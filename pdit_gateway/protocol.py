@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from .errors import (
     InvalidFieldError,
@@ -82,15 +82,15 @@ class PingRequest:
     id: Any = None
 
 
-ClientRequest = Union[
-    ExecuteRequest,
-    ResumeRequest,
-    CancelRequest,
-    InterruptRequest,
-    ResetRequest,
-    GetStateRequest,
-    PingRequest,
-]
+ClientRequest = (
+    ExecuteRequest
+    | ResumeRequest
+    | CancelRequest
+    | InterruptRequest
+    | ResetRequest
+    | GetStateRequest
+    | PingRequest
+)
 
 
 def decode_frame(raw: str | bytes, max_size: int) -> dict[str, Any]:
@@ -143,7 +143,11 @@ def _required(frame: dict[str, Any], name: str, kind: type) -> Any:
 
 
 def _execution_id(frame: dict[str, Any], *, required: bool) -> str | None:
-    value = _required(frame, "executionId", str) if required else _field(frame, "executionId", str, None)
+    value = (
+        _required(frame, "executionId", str)
+        if required
+        else _field(frame, "executionId", str, None)
+    )
     if value is not None and not 0 < len(value) <= _MAX_EXECUTION_ID:
         raise InvalidFieldError(f"'executionId' must have 1 to {_MAX_EXECUTION_ID} characters")
     return value  # type: ignore[no-any-return]
@@ -238,7 +242,9 @@ def encode(event: dict[str, Any]) -> str:
     not know are sent as their ``str``.
     """
     try:
-        return json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+        return json.dumps(
+            event, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str
+        )
     except ValueError:
         return json.dumps(
             _finite(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str

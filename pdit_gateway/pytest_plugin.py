@@ -1,4 +1,4 @@
-"""Pytest fixtures for testing against a real pdit gateway (``pytest_plugins = ["pdit_gateway.pytest_plugin"]``)."""
+"""Pytest fixtures for tests against a real gateway (``pdit_gateway.pytest_plugin``)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""One execution: statements sent to the kernel in order, their events, stop on error, cancel and timeout."""
+"""One execution: statements sent in order, their events, stop on error, cancel and timeout."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Coroutine
@@ -216,9 +217,10 @@ class Runner:
             wake_at = [t for t in (deadline, grace_deadline) if t is not None]
             wait_for = max(0.0, min(wake_at) - now) if wake_at else None
             stop_wait = asyncio.ensure_future(self._stop_requested.wait())
+            waits: set[asyncio.Future[Any]] = {self._all_done, died, stop_wait}
             try:
                 await asyncio.wait(
-                    {self._all_done, died, stop_wait},
+                    waits,
                     timeout=wait_for,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
@@ -264,7 +266,9 @@ class Runner:
         except Exception:
             self.log.exception("pdit execution %s: interrupting the kernel failed", self._eid)
 
-    async def _restart_and_finish(self, reason: StopReason, ename: str | None, evalue: str | None) -> None:
+    async def _restart_and_finish(
+        self, reason: StopReason, ename: str | None, evalue: str | None
+    ) -> None:
         self._force_finish(reason, ename, evalue)
         try:
             await self.kernel.restart(reason)
@@ -278,14 +282,16 @@ class Runner:
         request = self.execution.request
         connection = self._connection
         assert connection is not None
-        while self._stopping is None and self._in_flight < depth and self._next_send < len(self._runs):
+        while (
+            self._stopping is None and self._in_flight < depth and self._next_send < len(self._runs)
+        ):
             run = self._runs[self._next_send]
             self._next_send += 1
             if run.statement.kind != "code":
                 continue
             run.msg_id = connection.execute(
                 run.statement.code,
-                lambda channel, msg, run=run: self._on_message(run, channel, msg),
+                functools.partial(self._on_message, run),
                 silent=False,
                 store_history=request.store_history,
                 allow_stdin=False,
@@ -362,7 +368,8 @@ class Runner:
         if run.idle_timer is not None:
             run.idle_timer.cancel()
         self._in_flight -= 1
-        assert run.reply is not None and run.msg_id is not None
+        assert run.reply is not None
+        assert run.msg_id is not None
         if self._connection is not None:
             self._connection.forget(run.msg_id)
         status = run.reply["content"].get("status")
@@ -474,7 +481,11 @@ class Runner:
                 current = True
                 self._active += 1
                 continue
-            if current and ename is not None and (run.started is not None or run.msg_id is not None):
+            if (
+                current
+                and ename is not None
+                and (run.started is not None or run.msg_id is not None)
+            ):
                 # (it may have died before its execute_input reached us)
                 for payload in run.output.finish():
                     self._statement_event(run, payload)
@@ -535,7 +546,9 @@ class Runner:
         self.sink.emit(payload)
 
 
-def spawn(tasks: set[asyncio.Task[Any]], coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+def spawn(
+    tasks: set[asyncio.Task[Any]], coro: Coroutine[Any, Any, Any], name: str
+) -> asyncio.Task[Any]:
     """Start ``coro`` as a task kept in ``tasks`` until it ends."""
     task = asyncio.create_task(coro, name=name)
     tasks.add(task)

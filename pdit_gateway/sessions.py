@@ -1,4 +1,4 @@
-"""Sessions on kernels: each session owns one kernel, a FIFO of executions, an event log and its clients."""
+"""Sessions on kernels: one kernel, a FIFO of executions, an event log and clients each."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def cell_statement(script: str) -> list[Statement]:
     lines = normalised.split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
-    return [Statement(index=0, line_start=1, line_end=max(1, len(lines)), kind="code", code=normalised)]
+    return [
+        Statement(index=0, line_start=1, line_end=max(1, len(lines)), kind="code", code=normalised)
+    ]
 
 
 class Session:
@@ -258,7 +260,7 @@ class Session:
     # -- events ------------------------------------------------------------------------------
 
     def emit(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Record ``payload`` in the event log (stamping ``seq`` and ``ts``), then wake the clients."""
+        """Record ``payload`` in the log (stamping ``seq`` and ``ts``), then wake the clients."""
         entry = self.event_log.append(payload)
         for client in self.clients:
             client.notify()

@@ -38,7 +38,13 @@ async def test_statements_streams_and_invisible_results(pdit_channel):
     events = await channel.run(script)
     expressions = next(e for e in events if e["type"] == "expressions")["expressions"]
     assert [(e["lineStart"], e["lineEnd"]) for e in expressions] == [
-        (1, 1), (2, 2), (3, 3), (4, 4), (5, 6), (8, 8), (9, 9)
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 4),
+        (5, 6),
+        (8, 8),
+        (9, 9),
     ]
     res = results(events)
     assert [r["isInvisible"] for r in res] == [True, False, False, True, True, False, True]
@@ -46,7 +52,8 @@ async def test_statements_streams_and_invisible_results(pdit_channel):
     assert texts(res[5]) == "4"
     streams = [e for e in events if e["type"] == "stream"]
     assert [(s["index"], s["name"], s["text"]) for s in streams] == [
-        (1, "stdout", "a\n"), (2, "stdout", "b\n")
+        (1, "stdout", "a\n"),
+        (2, "stdout", "b\n"),
     ]
     # every statement's events come in order: running, its outputs, result
     order = [(e["type"], e.get("index")) for e in events if "index" in e]

@@ -48,7 +48,11 @@ async def test_fifo_order_of_five_back_to_back(pdit_channel):
         elif event["type"] in ("running", "result", "stream"):
             assert event["executionId"] == current
     assert [texts(results([e for e in events if e.get("executionId") == x])[-1]) for x in ids] == [
-        "0", "1", "2", "3", "4"
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
     ]
 
 
@@ -91,7 +95,11 @@ async def test_timeout_restarts_a_kernel_that_ignores_interrupts(pdit_channel):
 async def test_cancel_queued_and_running(pdit_channel):
     channel = await pdit_channel()
     await channel.welcome()
-    await channel.send(type="execute", executionId="run", script="import time\nfor i in range(600):\n    time.sleep(0.1)\n")
+    await channel.send(
+        type="execute",
+        executionId="run",
+        script="import time\nfor i in range(600):\n    time.sleep(0.1)\n",
+    )
     await channel.send(type="execute", executionId="wait", script="1\n2\n")
     await channel.until(lambda e: e["type"] == "running" and e["executionId"] == "run")
     await channel.send(type="cancel", executionId="wait")
@@ -105,7 +113,9 @@ async def test_cancel_queued_and_running(pdit_channel):
     loop_result = [e for e in ran if e["type"] == "result" and e["executionId"] == "run"][-1]
     assert loop_result["output"][-1]["ename"] == "KeyboardInterrupt"
     # the queued one never ran
-    assert not [e for e in channel.received if e.get("executionId") == "wait" and e["type"] == "running"]
+    assert not [
+        e for e in channel.received if e.get("executionId") == "wait" and e["type"] == "running"
+    ]
     await channel.send(type="cancel", executionId="run")
     error = (await channel.until(lambda e: e["type"] == "error"))[-1]
     assert error["code"] == "execution-finished"
@@ -126,7 +136,9 @@ async def test_interrupt_and_reset(pdit_channel):
     assert texts(results(still)[0]) == "'here'"
     await channel.send(type="execute", executionId="slow", script="import time\ntime.sleep(60)\n")
     await channel.send(type="execute", executionId="behind", script="1")
-    await channel.until(lambda e: e["type"] == "running" and e.get("executionId") == "slow" and e["index"] == 1)
+    await channel.until(
+        lambda e: e["type"] == "running" and e.get("executionId") == "slow" and e["index"] == 1
+    )
     await channel.send(type="reset")
     events = await channel.until(lambda e: e["type"] == "kernel-status" and e["state"] == "idle")
     by_id = {e["executionId"]: e for e in events if e["type"] == "complete"}
@@ -178,7 +190,7 @@ async def test_kernel_death_ends_the_run_and_the_next_one_works(pdit_channel):
     cancelled = next(e for e in events if e["type"] == "cancelled")
     assert cancelled["reason"] == "kernel-died"
     assert [e["lineStart"] for e in cancelled["expressions"]] == [4]
-    died = [r for r in results(events) if r["lineStart"] == 3][0]
+    died = next(r for r in results(events) if r["lineStart"] == 3)
     assert died["status"] == "error" and died["output"][-1]["ename"] == "DeadKernelError"
     await channel.until(lambda e: e["type"] == "kernel-status" and e["state"] == "idle")
     states = [e["state"] for e in channel.received if e["type"] == "kernel-status"]
@@ -204,14 +216,18 @@ async def test_kernel_death_while_idle_is_noticed(pdit_channel, jp_serverapp):
 async def test_closing_the_socket_does_not_stop_the_execution(pdit_channel):
     channel = await pdit_channel("survivor")
     await channel.welcome()
-    execution_id = await channel.execute("import time\nfor i in range(3):\n    print(i)\n    time.sleep(0.3)\n'fin' + 'ished'\n")
+    execution_id = await channel.execute(
+        "import time\nfor i in range(3):\n    print(i)\n    time.sleep(0.3)\n'fin' + 'ished'\n"
+    )
     await channel.until(lambda e: e["type"] == "stream")
     channel.close()
     again = await pdit_channel("survivor")
     welcome = await again.welcome()
     assert execution_id in [x["executionId"] for x in welcome["executions"]]
     await again.send(type="resume", lastSeq=0)
-    events = await again.until(lambda e: e["type"] == "complete" and e["executionId"] == execution_id)
+    events = await again.until(
+        lambda e: e["type"] == "complete" and e["executionId"] == execution_id
+    )
     mine = [e for e in events if e.get("executionId") == execution_id]
     assert "".join(e["text"] for e in mine if e["type"] == "stream") == "0\n1\n2\n"
     assert texts(results(mine)[-1]) == "'finished'"
@@ -229,6 +245,6 @@ async def test_two_sockets_see_identical_event_sequences(pdit_channel):
     done = lambda e: e["type"] == "complete" and e["executionId"] == execution_id  # noqa: E731
     seen_first, seen_second = await asyncio.gather(first.until(done), second.until(done))
     strip = lambda events: [e for e in events if "seq" in e]  # noqa: E731
-    assert strip(seen_first)[-len(strip(seen_second)):] == strip(seen_second)
+    assert strip(seen_first)[-len(strip(seen_second)) :] == strip(seen_second)
     kinds = [e["type"] for e in strip(seen_second)]
     assert kinds[0] == "queued" and "expressions" in kinds and kinds[-1] == "complete"
