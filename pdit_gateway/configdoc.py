@@ -35,9 +35,8 @@ def render() -> str:
     for name in sorted(own):
         trait = own[name]
         help_text = " ".join(str(trait.help).split()).replace("|", "\\|")
-        lines.append(
-            f"| `PditGatewayApp.{name}` | {type(trait).__name__} | {_default(trait)} | {help_text} |"
-        )
+        kind = type(trait).__name__
+        lines.append(f"| `PditGatewayApp.{name}` | {kind} | {_default(trait)} | {help_text} |")
     return "\n".join(lines) + "\n"
 
 
