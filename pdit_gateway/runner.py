@@ -432,9 +432,12 @@ class Runner:
         assert run.reply is not None
         content = run.reply["content"]
         status = content.get("status")
-        if status == "aborted" or run.started is None:
+        if status == "aborted":
             self._not_run.append(run.statement.index)
             return
+        if run.started is None:  # its execute_input was lost (the kernel died right after)
+            run.started = time.monotonic()
+            self._statement_event(run, {"type": "running"})
         for payload in run.output.finish():
             self._statement_event(run, payload)
         count = content.get("execution_count", run.output.execution_count)
@@ -476,7 +479,9 @@ class Runner:
             for payload in run.held:
                 self.sink.emit(payload)
             run.held.clear()
-            if run.complete:
+            if run.complete or run.reply is not None:
+                # replied: the kernel had finished it, only trailing output is missing
+                run.complete = True
                 self._emit_kernel_result(run)
                 current = True
                 self._active += 1

@@ -26,7 +26,7 @@ from .errors import (
     UnknownSessionError,
 )
 from .eventlog import EventLog, isoformat, utcnow
-from .kernel import KernelConnection, Message
+from .kernel import KernelConnection, Message, connect
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
 from .runner import Execution, Runner, RunOptions, spawn
 from .splitter import Statement, split_script
@@ -141,7 +141,7 @@ class Session:
         stop_restarter = getattr(km, "stop_restarter", None)
         if stop_restarter is not None:
             stop_restarter()
-        connection = KernelConnection(km.client(), self.log, self.session_id)
+        connection = connect(km, self.log, self.session_id)
         try:
             await connection.start(self.options.kernel_ready_timeout)
         except BaseException:
@@ -220,6 +220,12 @@ class Session:
         for execution in list(self.queue):
             self._cancel_queued(execution, "cancel")
         self.closed = True
+        # let a restart in progress finish: a kernel cut off mid-start cannot be shut down
+        try:
+            await asyncio.wait_for(self._restart_lock.acquire(), self.options.kernel_ready_timeout)
+            self._restart_lock.release()
+        except asyncio.TimeoutError:
+            self.log.warning("pdit session %s: a kernel restart did not finish", self.session_id)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
