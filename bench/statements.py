@@ -94,18 +94,27 @@ async def main() -> None:
 
     port, token = free_port(), secrets.token_hex(16)
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pdit_gateway", "--no-browser", "--allow-root", f"--port={port}",
-        "--ip=127.0.0.1", f"--IdentityProvider.token={token}", "--ServerApp.log_level=WARN",
-        stderr=open("/tmp/bench_server.log", "w"),
+        sys.executable,
+        "-m",
+        "pdit_gateway",
+        "--no-browser",
+        "--allow-root",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.log_level=WARN",
+        stderr=asyncio.subprocess.DEVNULL,
     )
     km, kc = await start_new_async_kernel()
     try:
         for _ in range(100):
             try:
-                ws = await websocket_connect(HTTPRequest(
-                    f"ws://127.0.0.1:{port}/pdit/api/sessions/bench/channel",
-                    headers={"Authorization": f"token {token}"},
-                ))
+                ws = await websocket_connect(
+                    HTTPRequest(
+                        f"ws://127.0.0.1:{port}/pdit/api/sessions/bench/channel",
+                        headers={"Authorization": f"token {token}"},
+                    )
+                )
                 break
             except OSError:
                 await asyncio.sleep(0.1)
@@ -114,16 +123,15 @@ async def main() -> None:
         await ws.read_message()  # welcome
         await gateway_run(ws, 5, "warm")
         await raw_sequential(kc, 5)
-        timings: dict[str, list[float]] = {
-            "raw sequential": [], "raw pipelined": [], "raw pipelined, no history": [], "gateway": []
-        }
+        names = ["raw sequential", "raw pipelined", "raw pipelined, no history", "gateway"]
+        timings: dict[str, list[float]] = {name: [] for name in names}
         for r in range(args.rounds):
             timings["raw sequential"].append(await raw_sequential(kc, n))
             timings["gateway"].append(await gateway_run(ws, n, f"r{r}"))
             timings["raw pipelined"].append(await raw_pipelined(kc, n))
             timings["raw pipelined, no history"].append(await raw_pipelined(kc, n, False))
         floor = statistics.median(timings["raw pipelined"])
-        print(f"{n} statements, {args.rounds} rounds (median ms per statement; ratio to raw pipelined)")
+        print(f"{n} statements, {args.rounds} rounds (median ms/statement; ratio to raw pipelined)")
         for name, values in timings.items():
             med = statistics.median(values)
             print(f"  {name:28s} {med / n * 1000:6.2f} ms   x{med / floor:4.2f}")

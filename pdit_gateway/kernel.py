@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import time
@@ -101,7 +102,7 @@ class ZMQKernelConnection(KernelConnection):
         identity = self.session.bsession
         self._streams = {"shell": km.connect_shell(identity=identity), "iopub": km.connect_iopub()}
         for channel, stream in self._streams.items():
-            stream.on_recv(lambda frames, channel=channel: self._receive(channel, frames), copy=False)
+            stream.on_recv(functools.partial(self._receive, channel), copy=False)
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
         deadline = time.monotonic() + ready_timeout
@@ -227,10 +228,8 @@ def connect(kernel_manager: Any, log: logging.Logger, name: str) -> KernelConnec
     """Return the right connection for a kernel manager: ZMQ streams for a local kernel,
     the manager's own client for anything else (a remote kernel in gateway mode)."""
     local = getattr(kernel_manager, "shell_port", 0) and hasattr(kernel_manager, "connect_shell")
-    try:
-        from jupyter_server.gateway.managers import GatewayKernelManager
-    except ImportError:  # pragma: no cover - jupyter_server always has it
-        GatewayKernelManager = ()  # type: ignore[assignment,misc]  # noqa: N806
+    from jupyter_server.gateway.managers import GatewayKernelManager
+
     if local and not isinstance(kernel_manager, GatewayKernelManager):
         return ZMQKernelConnection(kernel_manager, log, name)
     return ClientKernelConnection(kernel_manager.client(), log, name)
