@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Integer, Type, Unicode
+from jupyter_core.paths import jupyter_data_dir
+from traitlets import Bool, Float, Integer, Type, Unicode, default
 
 from ._version import __version__
 from .handlers import handlers
 from .sessions import PditSessionManager, SessionOptions
+from .store import open_store
 
 
 class PditGatewayApp(ExtensionApp):
@@ -117,6 +120,52 @@ class PditGatewayApp(ExtensionApp):
         help="Statements of one execution sent to the kernel ahead of their turn "
         "(0 = all; 1 = one at a time).",
     )
+    event_log_bytes = Integer(
+        16 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of encoded events retained per session (0 = no limit besides "
+        "event_log_size); the oldest go first.",
+    )
+    event_log_total_bytes = Integer(
+        512 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of encoded events retained by all sessions together (0 = no limit); past "
+        "it the oldest events of the largest logs are dropped.",
+    )
+    execution_max_age = Float(
+        24 * 3600.0,
+        min=0.0,
+        config=True,
+        help="Seconds a finished execution stays in memory after it ended (0 = no limit); "
+        "older ones are dropped by the maintenance task (and from the database).",
+    )
+    session_idle_timeout = Float(
+        0.0,
+        min=0.0,
+        config=True,
+        help="Seconds a session may stay idle — no client connected, nothing queued or "
+        "running — before it is culled and its kernel shut down (0 = never).",
+    )
+    maintenance_interval = Float(
+        30.0,
+        min=0.0,
+        config=True,
+        help="Seconds between passes of the maintenance task that drops expired history "
+        "and culls idle sessions (0 = no task).",
+    )
+    db_path = Unicode(
+        config=True,
+        help="SQLite file where finished executions are recorded, so they survive a gateway "
+        "restart (':memory:' = no persistence). Default: pdit_gateway/executions.sqlite in "
+        "the Jupyter data directory.",
+    )
+
+    @default("db_path")
+    def _default_db_path(self) -> str:
+        return str(Path(jupyter_data_dir()) / "pdit_gateway" / "executions.sqlite")
+
     ping_interval = Float(
         30.0,
         min=0.0,
@@ -147,6 +196,11 @@ class PditGatewayApp(ExtensionApp):
             kernel_poll_interval=self.kernel_poll_interval,
             restart_dead_kernels=self.restart_dead_kernels,
             pipeline_depth=self.pipeline_depth,
+            event_log_bytes=self.event_log_bytes,
+            event_log_total_bytes=self.event_log_total_bytes,
+            execution_max_age=self.execution_max_age,
+            session_idle_timeout=self.session_idle_timeout,
+            maintenance_interval=self.maintenance_interval,
         )
 
     def initialize_settings(self) -> None:
@@ -157,6 +211,7 @@ class PditGatewayApp(ExtensionApp):
             log=self.log,
             kernel_manager=self.serverapp.kernel_manager,
             options=self.session_options(),
+            store=open_store(self.db_path, self.log),
         )
         self.settings.update(
             {
@@ -168,6 +223,10 @@ class PditGatewayApp(ExtensionApp):
                 ),
             }
         )
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Start the session manager's maintenance task once the loop runs."""
+        self.settings["pdit_session_manager"].start()
 
     def initialize_handlers(self) -> None:
         """Register the REST and WebSocket handlers."""

@@ -37,7 +37,50 @@ class LoggedEvent:
         return len(self.text)
 
 
-@dataclass(slots=True)
+class LogBudget:
+    """One byte budget shared by every session's event log (0 = no budget).
+
+    When the logs together pass it, the oldest events of the largest log are dropped
+    first; every log keeps at least its newest event. A client that needed a dropped
+    event gets a ``resync`` snapshot.
+    """
+
+    def __init__(self, max_bytes: int = 0) -> None:
+        self.max_bytes = max_bytes
+        self.used = 0
+        self.logs: set[EventLog] = set()
+
+    def charge(self, nbytes: int) -> None:
+        """Account ``nbytes`` more, and reclaim if the budget is exceeded."""
+        self.used += nbytes
+        if self.max_bytes and self.used > self.max_bytes:
+            self._reclaim()
+
+    def _reclaim(self) -> None:
+        while self.used > self.max_bytes:
+            largest = max(self.logs, key=lambda log: log.nbytes, default=None)
+            if largest is None or len(largest) <= 1:
+                return
+            # free a slice of the largest log at a time, so the others are asked next
+            target = max(self.used - self.max_bytes, largest.nbytes // 4)
+            if not largest.drop_oldest(target):
+                return
+
+    def add(self, log: EventLog) -> None:
+        """Put a log under this budget."""
+        self.logs.add(log)
+        log.budget = self
+        self.used += log.nbytes
+
+    def remove(self, log: EventLog) -> None:
+        """Take a log (of a closed session) out of the budget."""
+        if log in self.logs:
+            self.logs.discard(log)
+            self.used -= log.nbytes
+            log.budget = None
+
+
+@dataclass(slots=True, eq=False)
 class EventLog:
     """Sequenced events of one session, bounded by count and by encoded size.
 
@@ -48,6 +91,7 @@ class EventLog:
     max_events: int = 10_000
     max_bytes: int = 0
     last_seq: int = 0
+    budget: LogBudget | None = None
     _events: deque[LoggedEvent] = field(default_factory=deque)
     _bytes: int = 0
 
@@ -60,15 +104,24 @@ class EventLog:
         self._events.append(entry)
         self._bytes += entry.size
         self._trim()
+        if self.budget is not None:
+            self.budget.charge(entry.size)
         return entry
 
     def _trim(self) -> None:
         events = self._events
+        freed = 0
         while events and (
             (self.max_events and len(events) > self.max_events)
-            or (self.max_bytes and self._bytes > self.max_bytes and len(events) > 1)
+            or (self.max_bytes and self._bytes - freed > self.max_bytes and len(events) > 1)
         ):
-            self._bytes -= events.popleft().size
+            freed += events.popleft().size
+        self._release(freed)
+
+    def _release(self, freed: int) -> None:
+        self._bytes -= freed
+        if self.budget is not None:
+            self.budget.used -= freed
 
     def drop_oldest(self, nbytes: int) -> int:
         """Drop the oldest events until ``nbytes`` are freed (never the newest one)."""
@@ -76,7 +129,7 @@ class EventLog:
         while freed < nbytes and len(self._events) > 1:
             entry = self._events.popleft()
             freed += entry.size
-        self._bytes -= freed
+        self._release(freed)
         return freed
 
     @property

@@ -90,11 +90,17 @@ class SessionHandler(PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
     @authorized
     async def get(self, session_id: str) -> None:
         """Return the session snapshot."""
+        session_id = self.checked_session_id(session_id)
         try:
-            session = self.pdit_sessions.get(self.checked_session_id(session_id))
+            session = self.pdit_sessions.sessions.get(session_id)
+            snapshot = (
+                session.snapshot()
+                if session is not None
+                else self.pdit_sessions.restored_snapshot(session_id)
+            )
         except GatewayError as err:
             raise _http_error(err) from None
-        self.finish(json.dumps(session.snapshot()))
+        self.finish(json.dumps(snapshot))
 
     @web.authenticated
     @authorized
@@ -118,11 +124,12 @@ class ExecutionHandler(PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
     async def get(self, session_id: str, execution_id: str) -> None:
         """Return the execution snapshot."""
         try:
-            session = self.pdit_sessions.get(self.checked_session_id(session_id))
-            execution = session.execution(execution_id)
+            snapshot = self.pdit_sessions.find_execution(
+                self.checked_session_id(session_id), execution_id
+            )
         except GatewayError as err:
             raise _http_error(err) from None
-        self.finish(json.dumps(execution.snapshot()))
+        self.finish(json.dumps(snapshot))
 
 
 class WebSocketTransport:

@@ -8,7 +8,8 @@ import logging
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from traitlets import Any as AnyTrait
 from traitlets import Instance
@@ -25,11 +26,12 @@ from .errors import (
     UnknownExecutionError,
     UnknownSessionError,
 )
-from .eventlog import EventLog, isoformat, utcnow
+from .eventlog import EventLog, LogBudget, isoformat, utcnow
 from .kernel import KernelConnection, Message, connect
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
 from .runner import Execution, Runner, RunOptions, spawn
 from .splitter import Statement, split_script
+from .store import INTERRUPTED, ExecutionStore, StoredSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,15 @@ class SessionOptions:
     restart_dead_kernels: bool = True
     pipeline_depth: int = 0
     max_client_replies: int = 1000
+    event_log_bytes: int = 0
+    event_log_total_bytes: int = 0
+    execution_max_age: float = 0.0
+    session_idle_timeout: float = 0.0
+    maintenance_interval: float = 30.0
+
+
+#: How many seq numbers a session reserves in the store at a time.
+SEQ_BLOCK = 10_000
 
 
 def cell_statement(script: str) -> list[Statement]:
@@ -63,6 +74,43 @@ def cell_statement(script: str) -> list[Statement]:
     return [
         Statement(index=0, line_start=1, line_end=max(1, len(lines)), kind="code", code=normalised)
     ]
+
+
+class RestoredExecution:
+    """An execution recorded before the gateway restarted: served from its stored snapshot."""
+
+    def __init__(self, snapshot: dict[str, Any]) -> None:
+        self._snapshot = snapshot
+        self.execution_id = str(snapshot["executionId"])
+        self.status = str(snapshot.get("status"))
+        self.finished = True
+        finished = snapshot.get("finishedAt") or snapshot.get("createdAt")
+        self.finished_at = _parse_time(finished)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the stored snapshot (with ``fromBeforeRestart: true``)."""
+        return self._snapshot
+
+    def summary(self) -> dict[str, Any]:
+        """Return the short form used in ``welcome``."""
+        return {
+            "executionId": self.execution_id,
+            "status": self.status,
+            "scriptName": self._snapshot.get("scriptName"),
+            "fromBeforeRestart": True,
+        }
+
+
+def _parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+AnyExecution = Execution | RestoredExecution
 
 
 class Session:
@@ -80,6 +128,9 @@ class Session:
         log: logging.Logger,
         kernel_name: str | None = None,
         path: str | None = None,
+        store: ExecutionStore | None = None,
+        budget: LogBudget | None = None,
+        restored: StoredSession | None = None,
     ) -> None:
         self.session_id = session_id
         self.kernel_manager = kernel_manager
@@ -89,9 +140,24 @@ class Session:
         self.path = path
         self.kernel_id: str | None = None
         self.kernel_state = "starting"
-        self.event_log = EventLog(max_events=options.event_log_size)
+        self.store = store or ExecutionStore()
+        self.event_log = EventLog(
+            max_events=options.event_log_size, max_bytes=options.event_log_bytes
+        )
+        self.budget = budget
+        if budget is not None:
+            budget.add(self.event_log)
         self.clients: set[Client] = set()
-        self.executions: OrderedDict[str, Execution] = OrderedDict()
+        self.executions: OrderedDict[str, AnyExecution] = OrderedDict()
+        # seq numbers are reserved in the store a block at a time, so a gateway that dies
+        # never hands out a seq again after it restarts (see emit)
+        self._seq_reserved = 0
+        if restored is not None:
+            self.event_log.last_seq = restored.last_seq
+            self._seq_reserved = restored.last_seq
+            for snapshot in restored.executions:
+                restored_execution = RestoredExecution(snapshot)
+                self.executions[restored_execution.execution_id] = restored_execution
         self.queue: deque[Execution] = deque()
         self.runner: Runner | None = None
         self.created_at = utcnow()
@@ -213,10 +279,15 @@ class Session:
             self._set_kernel_state("busy" if self.runner is not None else "idle")
             self._ready.set()
 
-    async def shutdown(self) -> None:
-        """End every execution, shut the kernel down and close the clients."""
+    async def shutdown(self, *, gateway_stopping: bool = False) -> None:
+        """End every execution, shut the kernel down and close the clients.
+
+        With ``gateway_stopping`` the session's records are kept in the store (what was
+        running is recorded as interrupted by the shutdown); otherwise they are deleted.
+        """
         if self.closed:
             return
+        running = self.runner.execution if self.runner is not None else None
         for execution in list(self.queue):
             self._cancel_queued(execution, "cancel")
         self.closed = True
@@ -242,6 +313,15 @@ class Session:
         self._set_kernel_state("dead", "session closed")
         for client in list(self.clients):
             client.close(1001, "session closed")
+        if self.budget is not None:
+            self.budget.remove(self.event_log)
+        if gateway_stopping:
+            if running is not None:
+                self.store.save_execution(
+                    self.session_id, {**running.snapshot(), "status": INTERRUPTED}
+                )
+        else:
+            self.store.forget_session(self.session_id)
         self.log.info("pdit session %s closed", self.session_id)
 
     # -- KernelControl, for the runner ------------------------------------------------------
@@ -268,6 +348,9 @@ class Session:
     def emit(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Record ``payload`` in the log (stamping ``seq`` and ``ts``), then wake the clients."""
         entry = self.event_log.append(payload)
+        if entry.seq > self._seq_reserved:
+            self._seq_reserved = entry.seq + SEQ_BLOCK
+            self.store.save_seq(self.session_id, self._seq_reserved)
         for client in self.clients:
             client.notify()
         return entry.event
@@ -348,7 +431,7 @@ class Session:
             "lastActivity": isoformat(self.last_activity),
         }
 
-    def execution(self, execution_id: str) -> Execution:
+    def execution(self, execution_id: str) -> AnyExecution:
         """Return a retained execution or raise ``UnknownExecutionError``."""
         try:
             return self.executions[execution_id]
@@ -392,7 +475,7 @@ class Session:
             )
         execution = Execution(execution_id, request, statements)
         self.executions[execution_id] = execution
-        self._prune_history()
+        self.prune_history()
         self.queue.append(execution)
         self.last_activity = utcnow()
         position = len(self.queue) - 1 + (1 if self.runner is not None else 0)
@@ -400,18 +483,36 @@ class Session:
         self._queue_changed.set()
         return execution
 
-    def _prune_history(self) -> None:
+    def prune_history(self, now: datetime | None = None) -> int:
+        """Drop finished executions beyond ``execution_history_size`` or older than
+        ``execution_max_age``; return how many were dropped."""
         limit = self.options.execution_history_size
-        if not limit:
-            return
+        max_age = self.options.execution_max_age
         finished = [eid for eid, execution in self.executions.items() if execution.finished]
-        for eid in finished[: max(0, len(finished) - limit)]:
+        drop = set(finished[: max(0, len(finished) - limit)] if limit else [])
+        if max_age > 0:
+            horizon = (now or utcnow()) - timedelta(seconds=max_age)
+            for eid in finished:
+                ended = self.executions[eid].finished_at
+                if ended is not None and ended < horizon:
+                    drop.add(eid)
+        for eid in drop:
             del self.executions[eid]
+        if drop:
+            self.store.prune(self.session_id, list(self.executions))
+        return len(drop)
+
+    def idle_for(self, now: datetime | None = None) -> float | None:
+        """Return seconds since the session became idle, or None while it is in use
+        (a client connected, an execution queued or running, the kernel restarting)."""
+        if self.clients or self.queue or self.runner is not None or self._restart_lock.locked():
+            return None
+        return ((now or utcnow()) - self.last_activity).total_seconds()
 
     def cancel(self, execution_id: str) -> None:
         """Cancel a queued execution (removed) or the running one (kernel interrupt)."""
         execution = self.execution(execution_id)
-        if execution in self.queue:
+        if isinstance(execution, Execution) and execution in self.queue:
             self._cancel_queued(execution, "cancel")
         elif self.runner is not None and self.runner.execution is execution:
             self.runner.stop("cancel")
@@ -435,6 +536,7 @@ class Session:
                 }
             )
         self.emit({"type": "complete", "executionId": eid, "status": "cancelled", "durationMs": 0})
+        self._persist(execution)
 
     async def interrupt_current(self) -> None:
         """Interrupt whatever runs now (pdit's ``interrupt``)."""
@@ -486,6 +588,7 @@ class Session:
                 self.log,
             )
             self.runner = runner
+            self._persist(execution)
             if self._kernel_ok:
                 self._set_kernel_state("busy")
             elif not self._died.done():
@@ -497,7 +600,11 @@ class Session:
                 self.last_activity = utcnow()
                 if self._kernel_ok and self.kernel_state == "busy":
                     self._set_kernel_state("idle")
-            self._prune_history()
+            self._persist(execution)
+            self.prune_history()
+
+    def _persist(self, execution: Execution) -> None:
+        self.store.save_execution(self.session_id, execution.snapshot())
 
 
 class PditSessionManager(LoggingConfigurable):
@@ -505,10 +612,44 @@ class PditSessionManager(LoggingConfigurable):
 
     kernel_manager = AnyTrait(help="The server's kernel manager (MappingKernelManager or gateway).")
     options = Instance(SessionOptions, args=(), help="Limits shared by every session.")
+    store = Instance(ExecutionStore, args=(), help="Where finished executions are recorded.")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sessions: dict[str, Session] = {}
+        self.budget = LogBudget(self.options.event_log_total_bytes)
+        self.restored: dict[str, StoredSession] = self.store.load()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def start(self) -> None:
+        """Start the maintenance task (history by age, idle-session culling)."""
+        if self.options.maintenance_interval > 0 and not self._tasks:
+            spawn(self._tasks, self._maintain(), "pdit-maintenance")
+
+    async def _maintain(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.maintenance_interval)
+            await self.maintain()
+
+    async def maintain(self) -> None:
+        """Drop expired history and cull idle sessions (one pass; each failure is logged)."""
+        now = utcnow()
+        timeout = self.options.session_idle_timeout
+        for session in list(self.sessions.values()):
+            try:
+                session.prune_history(now)
+                idle = session.idle_for(now)
+                if timeout > 0 and idle is not None and idle > timeout:
+                    self.log.info(
+                        "pdit session %s culled after %.0f s idle (kernel %s)",
+                        session.session_id,
+                        idle,
+                        session.kernel_id,
+                    )
+                    self.sessions.pop(session.session_id, None)
+                    await session.shutdown()
+            except Exception:
+                self.log.exception("pdit maintenance of session %s failed", session.session_id)
 
     def get(self, session_id: str) -> Session:
         """Return an existing session or raise ``UnknownSessionError``."""
@@ -528,7 +669,15 @@ class PditSessionManager(LoggingConfigurable):
         session = self.sessions.get(session_id)
         if session is None:
             session = Session(
-                session_id, self.kernel_manager, self.options, self.log, kernel_name, path
+                session_id,
+                self.kernel_manager,
+                self.options,
+                self.log,
+                kernel_name,
+                path,
+                store=self.store,
+                budget=self.budget,
+                restored=self.restored.pop(session_id, None),
             )
             self.sessions[session_id] = session
             session.start()
@@ -545,11 +694,45 @@ class PditSessionManager(LoggingConfigurable):
         """Return every session's summary."""
         return [session.summary() for session in self.sessions.values()]
 
+    def restored_snapshot(self, session_id: str) -> dict[str, Any]:
+        """Return the snapshot of a session known only from before a restart (no kernel)."""
+        stored = self.restored.get(session_id)
+        if stored is None:
+            raise UnknownSessionError(f"no session {session_id!r}")
+        return {
+            "sessionId": session_id,
+            "kernel": {"name": None, "state": None, "id": None},
+            "lastSeq": stored.last_seq,
+            "queue": [],
+            "current": None,
+            "executions": stored.executions,
+            "fromBeforeRestart": True,
+        }
+
+    def find_execution(self, session_id: str, execution_id: str) -> dict[str, Any]:
+        """Return an execution's snapshot, from a live session or from before a restart."""
+        session = self.sessions.get(session_id)
+        if session is not None:
+            return session.execution(execution_id).snapshot()
+        for snapshot in self.restored_snapshot(session_id)["executions"]:
+            if snapshot.get("executionId") == execution_id:
+                return cast(dict[str, Any], snapshot)
+        raise UnknownExecutionError(
+            f"no execution {execution_id!r} in session {session_id}", execution_id=execution_id
+        )
+
     async def shutdown(self) -> None:
-        """Shut every session down (server stop)."""
+        """Shut every session down (server stop), keeping their records, and close the store."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         sessions = list(self.sessions.values())
         self.sessions.clear()
-        await asyncio.gather(*(session.shutdown() for session in sessions), return_exceptions=True)
+        await asyncio.gather(
+            *(session.shutdown(gateway_stopping=True) for session in sessions),
+            return_exceptions=True,
+        )
+        await self.store.close()
 
 
 __all__ = ["Message", "PditSessionManager", "Session", "SessionOptions"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from pdit_gateway.eventlog import EventLog, isoformat, utcnow
+from pdit_gateway.eventlog import EventLog, LogBudget, isoformat, utcnow
 
 
 def test_seq_starts_at_one_and_grows():
@@ -52,3 +52,29 @@ def test_utc_times_are_aware_and_formatted():
     text = isoformat(moment)
     assert text is not None and text.endswith("Z") and len(text) == len("2026-01-01T00:00:00.000Z")
     assert isoformat(None) is None
+
+
+def test_shared_budget_trims_the_largest_log_first():
+    budget = LogBudget(max_bytes=3000)
+    small, large = EventLog(max_events=0), EventLog(max_events=0)
+    budget.add(small)
+    budget.add(large)
+    for _ in range(5):
+        small.append({"type": "x", "pad": "s" * 20})
+    for _ in range(200):
+        large.append({"type": "x", "pad": "l" * 50})
+    assert budget.used == small.nbytes + large.nbytes
+    assert budget.used <= 3000
+    assert len(small) == 5  # the small log was never touched
+    assert large.last_seq == 200 and large.since(199) is not None
+    budget.remove(large)
+    assert budget.used == small.nbytes
+
+
+def test_budget_never_empties_a_log():
+    budget = LogBudget(max_bytes=10)
+    log = EventLog(max_events=0)
+    budget.add(log)
+    log.append({"type": "x", "pad": "p" * 100})
+    log.append({"type": "x", "pad": "p" * 100})
+    assert len(log) == 1 and log.last_seq == 2
