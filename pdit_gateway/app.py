@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jupyter_server.extension.application import ExtensionApp
 from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Integer, Type, Unicode, default
 
 from ._version import __version__

@@ -263,7 +263,7 @@ async def test_a_later_resume_repositions_a_stream_that_is_still_being_written(p
         frames += session_events(more)
         seqs = [e["seq"] for e in frames]
         restart = len(seqs) - len(session_events(more))
-    assert seqs[: restart] == list(range(welcome["lastSeq"] + 1, seqs[restart - 1] + 1))
+    assert seqs[:restart] == list(range(welcome["lastSeq"] + 1, seqs[restart - 1] + 1))
     assert seqs[restart:] == list(range(back + 1, end + 1)), (
         f"after resume lastSeq={back}, the stream went on from seq {seqs[restart]}"
     )
@@ -314,6 +314,7 @@ async def test_the_run_never_waits_for_a_client_that_does_not_read(pdit_channel)
             "'flooded'\n"
         ),
     )
+
     # `idle` reads nothing until the reader has seen the run end (the reader itself may
     # fall behind the small log: then a resync tells it the run is over)
     def finished(event: Event) -> bool:
