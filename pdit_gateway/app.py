@@ -155,6 +155,13 @@ class PditGatewayApp(ExtensionApp):
         help="Seconds between passes of the maintenance task that drops expired history "
         "and culls idle sessions (0 = no task).",
     )
+    kernel_pool_size = Integer(
+        1,
+        min=0,
+        config=True,
+        help="Kernels of the default kernel spec kept started and connected for new sessions "
+        "(0 = none); a pooled kernel is used once, and the pool refills in the background.",
+    )
     db_path = Unicode(
         config=True,
         help="SQLite file where finished executions are recorded, so they survive a gateway "
@@ -201,6 +208,7 @@ class PditGatewayApp(ExtensionApp):
             execution_max_age=self.execution_max_age,
             session_idle_timeout=self.session_idle_timeout,
             maintenance_interval=self.maintenance_interval,
+            kernel_pool_size=self.kernel_pool_size,
         )
 
     def initialize_settings(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -69,7 +70,7 @@ class ChannelClient:
 
     async def execute(self, script: str, **options: Any) -> str:
         """Send an ``execute`` and return its execution id (given or made up here)."""
-        options.setdefault("executionId", f"x{id(script)}-{len(self.received)}")
+        options.setdefault("executionId", uuid.uuid4().hex)
         await self.send(type="execute", script=script, **options)
         return str(options["executionId"])
 

@@ -28,6 +28,7 @@ from .errors import (
 )
 from .eventlog import EventLog, LogBudget, isoformat, utcnow
 from .kernel import KernelConnection, Message, connect
+from .pool import KernelPool
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
 from .runner import Execution, Runner, RunOptions, spawn
 from .splitter import Statement, split_script
@@ -57,6 +58,7 @@ class SessionOptions:
     execution_max_age: float = 0.0
     session_idle_timeout: float = 0.0
     maintenance_interval: float = 30.0
+    kernel_pool_size: int = 0
 
 
 #: How many seq numbers a session reserves in the store at a time.
@@ -131,8 +133,10 @@ class Session:
         store: ExecutionStore | None = None,
         budget: LogBudget | None = None,
         restored: StoredSession | None = None,
+        pool: KernelPool | None = None,
     ) -> None:
         self.session_id = session_id
+        self.pool = pool
         self.kernel_manager = kernel_manager
         self.options = options
         self.log = log
@@ -174,9 +178,22 @@ class Session:
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the kernel, the worker and the liveness monitor (returns at once)."""
-        self.emit({"type": "kernel-status", "state": "starting"})
-        spawn(self._tasks, self._boot(), f"pdit-boot-{self.session_id}")
+        """Start the kernel (or take a pooled one), the worker and the liveness monitor."""
+        pooled = None
+        if self.pool is not None and self.pool.matches(self.kernel_name, self.path):
+            pooled = self.pool.take()
+        if pooled is not None:
+            self.kernel_id = pooled.kernel_id
+            self.kernel_name = pooled.kernel_name
+            self._connection = pooled.connection
+            self._kernel_ok = True
+            self.log.info("pdit session %s: pooled kernel %s", self.session_id, self.kernel_id)
+            self.kernel_state = "idle"
+            self.emit({"type": "kernel-status", "state": "idle"})
+            self._ready.set()
+        else:
+            self.emit({"type": "kernel-status", "state": "starting"})
+            spawn(self._tasks, self._boot(), f"pdit-boot-{self.session_id}")
         spawn(self._tasks, self._work(), f"pdit-worker-{self.session_id}")
         if self.options.kernel_poll_interval > 0:
             spawn(self._tasks, self._monitor(), f"pdit-monitor-{self.session_id}")
@@ -619,12 +636,24 @@ class PditSessionManager(LoggingConfigurable):
         self.sessions: dict[str, Session] = {}
         self.budget = LogBudget(self.options.event_log_total_bytes)
         self.restored: dict[str, StoredSession] = self.store.load()
+        self.pool = KernelPool(
+            self.kernel_manager,
+            self.options.kernel_pool_size,
+            self.options.default_kernel_name,
+            self.log,
+            self.options.kernel_ready_timeout,
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
 
     def start(self) -> None:
-        """Start the maintenance task (history by age, idle-session culling)."""
-        if self.options.maintenance_interval > 0 and not self._tasks:
+        """Start the maintenance task and fill the kernel pool (once; needs a running loop)."""
+        if self._started:
+            return
+        self._started = True
+        if self.options.maintenance_interval > 0:
             spawn(self._tasks, self._maintain(), "pdit-maintenance")
+        self.pool.fill()
 
     async def _maintain(self) -> None:
         while True:
@@ -662,6 +691,7 @@ class PditSessionManager(LoggingConfigurable):
         self, session_id: str | None = None, kernel_name: str | None = None, path: str | None = None
     ) -> Session:
         """Return the session ``session_id``, creating it (and starting its kernel) if absent."""
+        self.start()
         if session_id is None:
             session_id = str(uuid.uuid4())
         if not valid_session_id(session_id):
@@ -678,6 +708,7 @@ class PditSessionManager(LoggingConfigurable):
                 store=self.store,
                 budget=self.budget,
                 restored=self.restored.pop(session_id, None),
+                pool=self.pool,
             )
             self.sessions[session_id] = session
             session.start()
@@ -730,6 +761,7 @@ class PditSessionManager(LoggingConfigurable):
         self.sessions.clear()
         await asyncio.gather(
             *(session.shutdown(gateway_stopping=True) for session in sessions),
+            self.pool.close(),
             return_exceptions=True,
         )
         await self.store.close()
