@@ -70,6 +70,7 @@ class Client:
         self.max_replies = max_replies
         self.batch = batch
         self.cursor = 0
+        self._generation = 0
         self.streaming = False
         self.closed = False
         self._replies: deque[str] = deque()
@@ -99,6 +100,7 @@ class Client:
     def start_stream(self, after_seq: int) -> None:
         """Stream session events with ``seq > after_seq`` from now on."""
         self.cursor = after_seq
+        self._generation += 1
         self.streaming = True
         self._wake.set()
 
@@ -117,9 +119,12 @@ class Client:
                         await self.transport.send(encode({"type": "resync", **snapshot}))
                         continue
                     if batch:
+                        generation = self._generation
                         for entry in batch:
-                            await self.transport.send(entry.text)
                             self.cursor = entry.seq
+                            await self.transport.send(entry.text)
+                            if self._generation != generation:
+                                break  # a resume moved the stream while we were sending
                         continue
                 self._wake.clear()
                 await self._wake.wait()

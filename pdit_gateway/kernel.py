@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
+import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
+
+from jupyter_client.jsonutil import json_default
+from jupyter_client.session import Session
 
 Message = dict[str, Any]
+
+#: Kernel states that a remote gateway announces when the kernel process died.
+LIFECYCLE = frozenset({"restarting", "dead"})
 Listener = Callable[[str, Message], None]
 """Called with the channel name (``"iopub"`` or ``"shell"``) and the message."""
 
@@ -29,6 +35,9 @@ class KernelConnection:
         self.name = name
         self._listeners: dict[str, Listener] = {}
         self._closed = False
+        #: Called with ``"restarting"`` or ``"dead"`` when the far side reports that the
+        #: kernel died (jupyter_server's kernel WebSocket does so in gateway mode).
+        self.on_lifecycle: Callable[[str], None] | None = None
 
     async def start(self, ready_timeout: float) -> None:
         """Connect and wait until the kernel answers on shell and iopub."""
@@ -66,6 +75,9 @@ class KernelConnection:
         parent = msg.get("parent_header") or {}
         listener = self._listeners.get(parent.get("msg_id", ""))
         if listener is None:
+            state = (msg.get("content") or {}).get("execution_state")
+            if msg.get("msg_type") == "status" and state in LIFECYCLE and self.on_lifecycle:
+                self.on_lifecycle(state)
             return
         try:
             listener(channel, msg)
@@ -154,82 +166,109 @@ class ZMQKernelConnection(KernelConnection):
         self._streams.clear()
 
 
-class KernelClientLike(Protocol):
-    """The part of jupyter_client's ``AsyncKernelClient`` used for remote (gateway) kernels."""
+class RemoteKernelConnection(KernelConnection):
+    """A kernel on a remote Kernel/Enterprise Gateway, reached through its kernel WebSocket.
 
-    def start_channels(self) -> Any: ...
+    jupyter_server's own ``GatewayKernelClient`` does not send the gateway's auth headers
+    on its WebSocket (a gateway with a token answers 401) and reads with threads; this
+    connection uses tornado's WebSocket with ``GatewayClient``'s connection arguments and
+    the JSON message protocol, and reports the gateway's ``restarting``/``dead`` status
+    messages and a lost connection through ``on_lifecycle``.
+    """
 
-    def stop_channels(self) -> None: ...
-
-    async def wait_for_ready(self, timeout: float | None = None) -> None: ...
-
-    async def get_iopub_msg(self, timeout: float | None = None) -> Message: ...
-
-    async def get_shell_msg(self, timeout: float | None = None) -> Message: ...
-
-    def execute(self, code: str, **kwargs: Any) -> str: ...
-
-
-class ClientKernelConnection(KernelConnection):
-    """A kernel reached through its manager's client (gateway mode: a WebSocket to the remote
-    gateway), read by one task per channel."""
-
-    def __init__(self, client: KernelClientLike, log: logging.Logger, name: str) -> None:
+    def __init__(self, kernel_manager: Any, log: logging.Logger, name: str) -> None:
         super().__init__(log, name)
-        self.client = client
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.kernel_manager = kernel_manager
+        self.session = Session(key=b"", username="pdit-gateway")
+        self._ws: Any = None
+        self._seen: set[str] = set()
+        self._probe_ids: set[str] = set()
+        self._ready: asyncio.Future[None] | None = None
 
     async def start(self, ready_timeout: float) -> None:
-        """Start the channels, wait until the kernel answers, then start reading."""
-        started = self.client.start_channels()
-        if inspect.isawaitable(started):
-            await started
-        await self.client.wait_for_ready(timeout=ready_timeout)
-        for channel in ("iopub", "shell"):
-            task = asyncio.create_task(self._read(channel), name=f"pdit-{channel}-{self.name}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        """Open the kernel's WebSocket on the gateway; probe with ``kernel_info`` until answered."""
+        from jupyter_server.gateway.gateway_client import GatewayClient
+        from jupyter_server.utils import url_escape, url_path_join
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
 
-    def send_execute(self, content: dict[str, Any]) -> str:
-        """Send through the client."""
-        code = content.pop("code")
-        return self.client.execute(code, **content)
-
-    async def _read(self, channel: str) -> None:
-        get = self.client.get_iopub_msg if channel == "iopub" else self.client.get_shell_msg
-        while not self._closed:
+        client = GatewayClient.instance()
+        url = url_path_join(
+            client.ws_url or "",
+            client.kernels_endpoint,
+            url_escape(self.kernel_manager.kernel_id),
+            "channels",
+        )
+        url += f"?session_id={url_escape(self.session.session)}"
+        request = HTTPRequest(url, **client.load_connection_args())  # type: ignore[no-untyped-call]
+        self._ws = await asyncio.wait_for(
+            websocket_connect(request, on_message_callback=self._receive), ready_timeout
+        )
+        self._ready = asyncio.get_running_loop().create_future()
+        deadline = time.monotonic() + ready_timeout
+        while not self._ready.done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                await self.close()
+                raise TimeoutError(f"kernel did not answer within {ready_timeout:g} s")
+            self._probe_ids.add(self._send("shell", "kernel_info_request", {}))
             try:
-                msg = await get()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                if self._closed:
-                    return
-                self.log.exception("pdit session %s: reading %s failed", self.name, channel)
-                await asyncio.sleep(0.1)  # a broken channel must not spin the loop
+                await asyncio.wait_for(asyncio.shield(self._ready), min(0.5, remaining))
+            except asyncio.TimeoutError:
                 continue
+        self._probe_ids.clear()
+
+    def _send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
+        msg = self.session.msg(msg_type, content)
+        msg["channel"] = channel
+        msg.pop("buffers", None)
+        self._ws.write_message(json.dumps(msg, default=json_default))
+        return str(msg["header"]["msg_id"])
+
+    def _receive(self, text: str | bytes | None) -> None:
+        if self._closed:
+            return
+        if text is None:  # the gateway closed the connection: the kernel is out of reach
+            self._closed = True
+            if self.on_lifecycle is not None:
+                self.on_lifecycle("dead")
+            return
+        if isinstance(text, bytes):
+            return  # binary frames carry buffers, which execute replies and outputs do not use
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            self.log.warning("pdit session %s: undecodable gateway frame", self.name)
+            return
+        channel = msg.get("channel")
+        if self._probe_ids:
+            parent_id = (msg.get("parent_header") or {}).get("msg_id")
+            if parent_id in self._probe_ids:
+                self._seen.add(str(channel))
+                if {"shell", "iopub"} <= self._seen and self._ready and not self._ready.done():
+                    self._ready.set_result(None)
+                return
+        if channel in ("shell", "iopub"):
+            msg.setdefault("msg_type", (msg.get("header") or {}).get("msg_type"))
             self.dispatch(channel, msg)
 
+    def send_execute(self, content: dict[str, Any]) -> str:
+        """Send on the kernel WebSocket's shell channel."""
+        return self._send("shell", "execute_request", content)
+
     async def close(self) -> None:
-        """Stop reading and close the channels."""
+        """Close the WebSocket."""
         await super().close()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        try:
-            self.client.stop_channels()
-        except Exception:
-            self.log.exception("pdit session %s: closing kernel channels failed", self.name)
+        if self._ws is not None:
+            self._ws.close()
+            self._ws = None
 
 
 def connect(kernel_manager: Any, log: logging.Logger, name: str) -> KernelConnection:
-    """Return the right connection for a kernel manager: ZMQ streams for a local kernel,
-    the manager's own client for anything else (a remote kernel in gateway mode)."""
-    local = getattr(kernel_manager, "shell_port", 0) and hasattr(kernel_manager, "connect_shell")
+    """Return the right connection for a kernel manager: ZMQ streams for a local kernel, the
+    kernel WebSocket for a kernel on a remote gateway (jupyter_server's gateway mode)."""
     from jupyter_server.gateway.managers import GatewayKernelManager
 
-    if local and not isinstance(kernel_manager, GatewayKernelManager):
-        return ZMQKernelConnection(kernel_manager, log, name)
-    return ClientKernelConnection(kernel_manager.client(), log, name)
+    if isinstance(kernel_manager, GatewayKernelManager):
+        return RemoteKernelConnection(kernel_manager, log, name)
+    return ZMQKernelConnection(kernel_manager, log, name)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import signal
+import socket
+import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import websocket_connect
 
 Event = dict[str, Any]
 
@@ -113,3 +120,101 @@ def results(events: list[Event]) -> list[Event]:
 def texts(result: Event) -> str:
     """Return the concatenated ``content`` of a result's output items."""
     return "".join(str(item.get("content", "")) for item in result["output"])
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def accepting(port: int) -> None:
+    """Wait until ``port`` accepts connections (bound the wait with ``asyncio.wait_for``)."""
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except ConnectionRefusedError:
+            await asyncio.sleep(0.05)  # a readiness probe; the caller bounds it
+            continue
+        writer.close()
+        return
+
+
+@asynccontextmanager
+async def server_process(
+    argv: list[str], url_pattern: bytes = rb"http://127\.0\.0\.1:(\d+)/"
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+    """Run a Jupyter-style server process; yield it and its port once it serves.
+
+    The port is read from the server's own log (it can differ from the one asked for:
+    jupyter_server takes the next one when a port is still in TIME_WAIT). The process
+    is stopped with SIGTERM on exit (bounded), killed if it does not stop.
+    """
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert process.stderr is not None
+    stderr = process.stderr
+    drain: asyncio.Future[bytes] | None = None
+    try:
+
+        async def serving() -> int:
+            while True:
+                line = await stderr.readline()
+                if not line:
+                    raise RuntimeError(f"{argv[:3]} exited before serving")
+                found = re.search(url_pattern, line)
+                if found:
+                    return int(found.group(1))
+
+        port = await asyncio.wait_for(serving(), SOCKET_WAIT)
+        await asyncio.wait_for(accepting(port), SOCKET_WAIT)
+        drain = asyncio.ensure_future(stderr.read())  # keep the pipe from filling
+        yield process, port
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), SOCKET_WAIT)
+            except asyncio.TimeoutError:
+                process.kill()
+                await process.wait()
+        if drain is not None:
+            drain.cancel()
+
+
+def gateway_argv(token: str, *options: str, port: int = 0) -> list[str]:
+    """Return the command line of a standalone gateway on 127.0.0.1."""
+    return [
+        sys.executable,
+        "-m",
+        "pdit_gateway",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port or free_port()}",
+        f"--IdentityProvider.token={token}",
+        *options,
+    ]
+
+
+async def open_channel(port: int, token: str, session_id: str) -> ChannelClient:
+    """Connect to a standalone gateway's channel."""
+    request = HTTPRequest(
+        f"ws://127.0.0.1:{port}/pdit/api/sessions/{session_id}/channel",
+        headers={"Authorization": f"token {token}"},
+    )
+    return ChannelClient(await websocket_connect(request))
+
+
+async def fetch_json(url: str, token: str | None = None, method: str = "GET") -> tuple[int, Any]:
+    """Fetch ``url``; return the status and the decoded JSON body (or None)."""
+    headers = {"Authorization": f"token {token}"} if token else {}
+    response = await AsyncHTTPClient().fetch(
+        url, method=method, headers=headers, raise_error=False, allow_nonstandard_methods=True
+    )
+    return response.code, json.loads(response.body) if response.body else None

@@ -344,7 +344,9 @@ class Runner:
         if run.started is not None:
             return
         run.started = time.monotonic()
-        self.execution.running = run
+        if run.statement.index == self._active:
+            # a statement whose events are still held is not what snapshots show as running
+            self.execution.running = run
         self._statement_event(run, {"type": "running"})
         if self._stopping in ("cancel", "interrupt", "timeout"):
             # the interrupt landed between two statements: stop this one too
@@ -401,6 +403,8 @@ class Runner:
             for payload in run.held:
                 self.sink.emit(payload)
             run.held.clear()
+            if run.started is not None and not run.complete and statement.kind == "code":
+                self.execution.running = run
             if statement.kind == "markdown" or statement.kind == "syntax-error":
                 if self._stopping is not None:
                     self._not_run.append(statement.index)

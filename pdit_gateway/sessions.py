@@ -166,6 +166,8 @@ class Session:
         self.runner: Runner | None = None
         self.created_at = utcnow()
         self.last_activity = self.created_at
+        #: seconds idle before culling, for this session (None: the server's session_idle_timeout)
+        self.idle_timeout: float | None = None
         self.closed = False
         self._connection: KernelConnection | None = None
         self._died: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -186,6 +188,7 @@ class Session:
             self.kernel_id = pooled.kernel_id
             self.kernel_name = pooled.kernel_name
             self._connection = pooled.connection
+            self._connection.on_lifecycle = self._on_kernel_lifecycle
             self._kernel_ok = True
             self.log.info("pdit session %s: pooled kernel %s", self.session_id, self.kernel_id)
             self.kernel_state = "idle"
@@ -230,10 +233,30 @@ class Session:
         except BaseException:
             await connection.close()
             raise
+        connection.on_lifecycle = self._on_kernel_lifecycle
         self._connection = connection
         self._kernel_ok = True
         if self._died.done():
             self._died = asyncio.get_running_loop().create_future()
+
+    def _on_kernel_lifecycle(self, state: str) -> None:
+        """A remote gateway says the kernel died: ``restarting`` (it restarts the kernel
+        itself) or ``dead`` (it gave up)."""
+        if self.closed:
+            return
+        self.log.warning(
+            "pdit session %s: remote kernel %s %s", self.session_id, self.kernel_id, state
+        )
+        if state == "dead":
+            if self._kernel_ok:
+                spawn(self._tasks, self._on_dead(), f"pdit-dead-{self.session_id}")
+            return
+        self._set_kernel_state("dead", "the kernel died; the remote gateway restarts it")
+        if not self._died.done():
+            self._died.set_result(None)
+        self._died = asyncio.get_running_loop().create_future()
+        self._set_kernel_state("restarting", "dead")
+        self._set_kernel_state("busy" if self.runner is not None else "idle")
 
     async def _monitor(self) -> None:
         while not self.closed:
@@ -663,11 +686,11 @@ class PditSessionManager(LoggingConfigurable):
     async def maintain(self) -> None:
         """Drop expired history and cull idle sessions (one pass; each failure is logged)."""
         now = utcnow()
-        timeout = self.options.session_idle_timeout
         for session in list(self.sessions.values()):
             try:
                 session.prune_history(now)
                 idle = session.idle_for(now)
+                timeout = session.idle_timeout or self.options.session_idle_timeout
                 if timeout > 0 and idle is not None and idle > timeout:
                     self.log.info(
                         "pdit session %s culled after %.0f s idle (kernel %s)",

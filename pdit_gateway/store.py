@@ -567,4 +567,6 @@ def open_store(path: str, log: logging.Logger) -> ExecutionStore:
     """
     if path in ("", ":memory:"):
         return ExecutionStore()
-    return SqliteExecutionStore(path, log)
+    # no batching delay: a write is committed as soon as the writer is free, and writes that
+    # queue up meanwhile go in one transaction, so a crash loses as little as possible
+    return SqliteExecutionStore(path, log, batch_interval=0.0)
