@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 from .protocol import valid_session_id
 
 __all__ = [
+    "CellPrinter",
     "ChannelConnection",
     "GatewayAddress",
     "RunFailure",
@@ -36,6 +37,7 @@ __all__ = [
     "local_gateway",
     "main",
     "parse_line_range",
+    "session_channel",
 ]
 
 Event = dict[str, Any]
@@ -107,6 +109,24 @@ class RunOptions:
     line_range: tuple[int, int] | None
     color: bool
     progress: bool
+    output: Path | None = None
+    allow_errors: bool = False
+    interrupt_on_timeout: bool = False
+    #: The cells to run in cell mode: a notebook, or a percent script written as a notebook.
+    notebook: Any = None
+
+    @property
+    def kernel_name(self) -> str | None:
+        """The kernel to run on: ``--kernel``, else a notebook's own kernelspec."""
+        if self.kernel or self.notebook is None:
+            return self.kernel
+        spec = self.notebook.get("metadata", {}).get("kernelspec") or {}
+        name = spec.get("name") if isinstance(spec, dict) else None
+        return str(name) if name else None
+
+
+#: What ``--output`` can write, by file suffix.
+OUTPUT_SUFFIXES = (".ipynb", ".html")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,7 +136,10 @@ def _parser() -> argparse.ArgumentParser:
         "each statement's output under its line numbers. Without --url, a private gateway is "
         "started for the run and stopped after it.",
     )
-    parser.add_argument("script", help="the Python script to run")
+    parser.add_argument(
+        "script",
+        help="the Python script (or .ipynb notebook: each code cell is run in cell mode)",
+    )
     parser.add_argument(
         "--url",
         help="the base URL of a running Jupyter server with the pdit gateway, e.g. "
@@ -152,6 +175,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--quiet", "-q", action="store_true", help="show no progress line for slow statements"
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="OUT",
+        help="also write the run to OUT: a notebook (.ipynb) with every output, or a "
+        "self-contained page (.html) with each result beside its lines; written even when "
+        "the run fails. A script with '# %%' cells becomes those cells in a .ipynb",
+    )
+    parser.add_argument(
+        "--allow-errors",
+        action="store_true",
+        help="do not stop at an error: run every cell (statement) and record the error",
+    )
+    parser.add_argument(
+        "--interrupt-on-timeout",
+        action="store_true",
+        help="notebooks: a cell running past --timeout is interrupted and counts as an error "
+        "(see --allow-errors); without it a timeout fails the run",
     )
     return parser
 
@@ -209,6 +251,17 @@ def _options(
     # precedence: --token, then a ?token= in --url (GatewayAddress.parse), then the environment
     if args.url is not None and token is None and "token" not in parse_qs(urlsplit(args.url).query):
         token = environ.get(_TOKEN_ENV) or None
+    output = Path(args.output) if args.output is not None else None
+    if output is not None and output.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise UsageError(f"--output {args.output}: expected a .ipynb or .html file")
+    notebook = _cells_to_run(script, source, output)
+    if notebook is not None and args.lines is not None:
+        raise UsageError("--lines selects script lines; a notebook runs whole cells")
+    if args.interrupt_on_timeout and notebook is None:
+        raise UsageError(
+            "--interrupt-on-timeout applies to notebook cells (.ipynb, or a '# %%' script "
+            "written to a .ipynb); a script's --timeout always interrupts"
+        )
     line_range = None
     if args.lines is not None:
         line_range = parse_line_range(args.lines, len(source.splitlines()))
@@ -227,7 +280,32 @@ def _options(
         line_range=line_range,
         color=color,
         progress=not args.quiet and _isatty(stderr),
+        output=output,
+        allow_errors=args.allow_errors,
+        interrupt_on_timeout=args.interrupt_on_timeout,
+        notebook=notebook,
     )
+
+
+def _cells_to_run(script: Path, source: str, output: Path | None) -> Any:
+    """Return the notebook to run cell by cell, or None for a script run statement by statement.
+
+    A ``.ipynb`` is read with nbformat; a script with ``# %%`` cells is read with jupytext
+    when it is written to a ``.ipynb`` (its cells become the notebook's cells).
+    """
+    if script.suffix.lower() == ".ipynb":
+        from .notebook import read_notebook
+
+        try:
+            return read_notebook(source)
+        except ValueError as err:
+            raise UsageError(f"{script}: {err}") from None
+    if output is not None and output.suffix.lower() == ".ipynb":
+        from .notebook import is_percent_script, read_percent_script
+
+        if is_percent_script(source):
+            return read_percent_script(source)
+    return None
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -282,11 +360,15 @@ class GatewayAddress:
 
 
 @asynccontextmanager
-async def local_gateway(root_dir: Path) -> AsyncIterator[GatewayAddress]:
+async def local_gateway(
+    root_dir: Path, *, ipython_hist_file: str = ":memory:"
+) -> AsyncIterator[GatewayAddress]:
     """Run a private jupyter_server with only the pdit gateway, inside the running event loop.
 
     It listens on 127.0.0.1 on a free port with a random token and serves ``root_dir``.
-    On exit the gateway's sessions and every kernel are shut down.
+    On exit the gateway's sessions and every kernel are shut down. IPython kernels get
+    ``--HistoryManager.hist_file=ipython_hist_file`` as nbclient gives them (``":memory:"``:
+    the run leaves no history behind; ``""``: the kernel's own setting).
     """
     from jupyter_server.serverapp import ServerApp
 
@@ -311,6 +393,8 @@ async def local_gateway(root_dir: Path) -> AsyncIterator[GatewayAddress]:
         "--MappingKernelManager.transport_encryption=auto",
         "--ServerApp.jpserver_extensions=pdit_gateway=True",
         f"--IdentityProvider.token={token}",
+        "--ServerApp.kernel_manager_class=pdit_gateway.notebook.NotebookKernelManager",
+        f"--NotebookKernelManager.ipython_hist_file={ipython_hist_file}",
     ]
     RunServerApp.clear_instance()
     app = RunServerApp.instance(no_browser_open_file=True)
@@ -395,11 +479,32 @@ class ChannelConnection:
         if name not in known:
             raise RunFailure(f"no kernel named {name!r} (there are: {', '.join(known) or 'none'})")
 
-    async def open_session(self, session_id: str, kernel_name: str | None) -> Event:
-        """Create the session (or find it) and return its snapshot; this also checks the token."""
+    async def kernelspec(self, name: str | None) -> dict[str, str] | None:
+        """Return ``{name, display_name, language}`` of a kernel spec (None: the default)."""
+        specs = await self._fetch("GET", "api", "kernelspecs") or {}
+        name = name or specs.get("default")
+        entry = (specs.get("kernelspecs") or {}).get(name)
+        spec = entry.get("spec") if isinstance(entry, dict) else None
+        if not isinstance(spec, dict):
+            return None
+        return {
+            "name": str(name),
+            "display_name": str(spec.get("display_name", name)),
+            "language": str(spec.get("language", "")),
+        }
+
+    async def open_session(
+        self, session_id: str, kernel_name: str | None, path: str | None = None
+    ) -> Event:
+        """Create the session (or find it) and return its snapshot; this also checks the token.
+
+        ``path`` is the session's path under the server's root (the kernel's directory).
+        """
         body: dict[str, Any] = {"sessionId": session_id}
         if kernel_name:
             body["kernelName"] = kernel_name
+        if path is not None:
+            body["path"] = path
         snapshot: Event = await self._fetch("POST", "pdit", "api", "sessions", body=body)
         return snapshot
 
@@ -630,8 +735,7 @@ def render_item(item: Event, *, color: bool) -> str | None:
 
 @dataclass
 class _Statement:
-    start: int
-    end: int
+    label: str
     started: float
     last_output: float
 
@@ -733,11 +837,15 @@ class TerminalPrinter:
         if isinstance(position, int) and position > 0:
             self.note(f"queued behind {position} other execution(s) in this session")
 
+    def header(self, event: Event) -> str:
+        """Return the label of the statement a ``running`` event starts (``lines 3–5``)."""
+        return lines_label(int(event["lineStart"]), int(event["lineEnd"]))
+
     def _on_running(self, event: Event) -> None:
         now = time.monotonic()
-        start, end = int(event["lineStart"]), int(event["lineEnd"])
-        self._running = _Statement(start, end, now, now)
-        self._line(self._paint(f"── {lines_label(start, end)} ──", _DIM))
+        label = self.header(event)
+        self._running = _Statement(label, now, now)
+        self._line(self._paint(f"── {label} ──", _DIM))
 
     def _stream(self, event: Event) -> None:
         if self._running is not None:
@@ -767,9 +875,7 @@ class TerminalPrinter:
             if text is not None:
                 self._line(text)
             if item.get("displayId") is not None:
-                self._displays[str(item["displayId"])] = lines_label(
-                    int(event["lineStart"]), int(event["lineEnd"])
-                )
+                self._displays[str(item["displayId"])] = self.header(event)
         for display_id, item in self._updates.items():
             text = render_item(item, color=self.color)
             if text is not None:
@@ -842,8 +948,7 @@ class TerminalPrinter:
         if now - running.last_output < PROGRESS_DELAY or not self._at_line_start:
             return
         self._frame = (self._frame + 1) % len(_SPINNER)
-        label = lines_label(running.start, running.end)
-        text = f"{_SPINNER[self._frame]} {label} running {_seconds(now - running.started)}"
+        text = f"{_SPINNER[self._frame]} {running.label} running {_seconds(now - running.started)}"
         self.err.write(_CLEAR_LINE + self._paint(text, _DIM))
         self.err.flush()
         self._progress_shown = True
@@ -864,6 +969,34 @@ class TerminalPrinter:
     def exit_status(self) -> int:
         """Return 0 when the execution ended ``ok``, else 1."""
         return EXIT_OK if self.status == "ok" else EXIT_FAILED
+
+
+class CellPrinter(TerminalPrinter):
+    """Print a notebook run: each cell's output under a ``── cell N ──`` header.
+
+    The run's summary is written once at the end by the caller, not per cell.
+    """
+
+    cell_index = 0
+    _headed: int | None = None
+
+    def header(self, event: Event) -> str:
+        """Return ``cell N`` (1-based) for the cell that runs."""
+        return f"cell {self.cell_index + 1}"
+
+    def _on_running(self, event: Event) -> None:
+        self._headed = self.cell_index
+        super()._on_running(event)
+
+    def _result(self, event: Event) -> None:
+        if self._headed != self.cell_index:  # the kernel died before the cell started
+            self._headed = self.cell_index
+            self._line(self._paint(f"── {self.header(event)} ──", _DIM))
+        super()._result(event)
+
+    def _complete(self, event: Event) -> None:
+        self._running = None
+        self.status = str(event.get("status"))
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -900,61 +1033,248 @@ class _CtrlC:
             loop.remove_signal_handler(signal.SIGINT)
 
 
-async def _run_on(address: GatewayAddress, options: RunOptions, printer: TerminalPrinter) -> int:
+@asynccontextmanager
+async def session_channel(
+    address: GatewayAddress,
+    session_id: str,
+    *,
+    kernel: str | None = None,
+    path: str | None = None,
+    delete: bool = True,
+) -> AsyncIterator[tuple[ChannelConnection, Event]]:
+    """Open (or find) a session, connect to its channel, and yield the channel and snapshot.
+
+    On exit the channel is closed and, with ``delete``, the session (and its kernel) deleted.
+
+    Parameters
+    ----------
+    address : GatewayAddress
+        The gateway.
+    session_id : str
+        The session to run in.
+    kernel : str, optional
+        The kernel spec; checked first, so an unknown name fails with the names there are.
+    path : str, optional
+        The session's path under the server's root: the kernel starts in its directory.
+    delete : bool, optional
+        Delete the session afterwards.
+    """
     channel = ChannelConnection(address)
-    session_opened = False
+    opened = False
     try:
-        if options.kernel:
-            await channel.check_kernel(options.kernel)
-        snapshot = await channel.open_session(options.session_id, options.kernel)
-        session_opened = True
+        if kernel:
+            await channel.check_kernel(kernel)
+        snapshot = await channel.open_session(session_id, kernel, path)
+        opened = True
+        await channel.connect(session_id)
+        yield channel, snapshot
+    finally:
+        channel.close_channel()
+        try:
+            if opened and delete:
+                with contextlib.suppress(RunFailure, asyncio.TimeoutError):
+                    await asyncio.wait_for(channel.delete_session(session_id), SHUTDOWN_TIMEOUT)
+        finally:
+            channel.close()
+
+
+async def _run_on(
+    address: GatewayAddress,
+    options: RunOptions,
+    printer: TerminalPrinter,
+    kernel_path: str | None = None,
+) -> int:
+    kernel = options.kernel_name
+    async with session_channel(
+        address,
+        options.session_id,
+        kernel=kernel,
+        path=kernel_path,
+        delete=options.fresh_session,
+    ) as (channel, snapshot):
         name = (snapshot.get("kernel") or {}).get("name")
-        if options.kernel and name and name != options.kernel:
-            printer.note(
-                f"session {options.session_id} runs kernel {name!r}, not {options.kernel!r}"
-            )
-        await channel.connect(options.session_id)
-        frame = execute_frame(
-            options.source,
-            script_name=options.script.name,
-            execution_id=uuid.uuid4().hex,
-            line_range=options.line_range,
-            timeout=options.timeout,
-        )
+        if kernel and name and name != kernel:
+            printer.note(f"session {options.session_id} runs kernel {name!r}, not {kernel!r}")
         task = asyncio.current_task()
         assert task is not None
         ctrl_c = _CtrlC(task, printer)
         ticker = asyncio.ensure_future(printer.keep_progress()) if printer.progress else None
         try:
             with ctrl_c.installed():
-                async for event in execution_events(channel, frame, ctrl_c.cancel):
-                    printer.handle(event)
-        except asyncio.TimeoutError:
-            printer.note(f"the gateway did not confirm the cancel within {CANCEL_WAIT:g} s", _RED)
+                if options.notebook is not None:
+                    return await _run_cells(channel, options, printer, ctrl_c.cancel, name)
+                return await _run_script(channel, options, printer, ctrl_c.cancel, name)
         finally:
             if ticker is not None:
                 ticker.cancel()
             printer.clear_progress()
-        if ctrl_c.cancel.is_set():
-            return EXIT_INTERRUPTED
-        return printer.exit_status()
+
+
+async def _run_script(
+    channel: ChannelConnection,
+    options: RunOptions,
+    printer: TerminalPrinter,
+    cancel: asyncio.Event,
+    kernel_name: str | None,
+) -> int:
+    """Run a script statement by statement; with ``--output``, also write it as a notebook/page."""
+    recorder = None
+    if options.output is not None:
+        from .notebook import ScriptRecorder
+        from .splitter import split_script
+
+        statements = split_script(options.source, options.line_range, options.script.name)
+        recorder = ScriptRecorder(options.source, statements)
+        await _describe_kernel(channel, recorder.nb, kernel_name, probe=True, kernelspec=True)
+    extra = {"allowErrors": True} if options.allow_errors else {}
+    frame = execute_frame(
+        options.source,
+        script_name=options.script.name,
+        execution_id=uuid.uuid4().hex,
+        line_range=options.line_range,
+        timeout=options.timeout,
+        **extra,
+    )
+    try:
+        async for event in execution_events(channel, frame, cancel):
+            printer.handle(event)
+            if recorder is not None:
+                recorder.feed(event)
+    except asyncio.TimeoutError:
+        printer.note(f"the gateway did not confirm the cancel within {CANCEL_WAIT:g} s", _RED)
     finally:
-        channel.close_channel()
-        try:
-            if session_opened and options.fresh_session:
-                with contextlib.suppress(RunFailure, asyncio.TimeoutError):
-                    await asyncio.wait_for(
-                        channel.delete_session(options.session_id), SHUTDOWN_TIMEOUT
-                    )
-        finally:
-            channel.close()
+        if recorder is not None and options.output is not None:
+            summary = printer.summary() if printer.status else "the run did not finish"
+            ok = printer.status == "ok" or (options.allow_errors and printer.status == "error")
+            _write_output(options, recorder.nb, recorder.blocks, summary, ok, printer)
+    if cancel.is_set():
+        return EXIT_INTERRUPTED
+    if options.allow_errors and printer.status == "error":
+        return EXIT_OK
+    return printer.exit_status()
+
+
+async def _run_cells(
+    channel: ChannelConnection,
+    options: RunOptions,
+    printer: TerminalPrinter,
+    cancel: asyncio.Event,
+    kernel_name: str | None,
+) -> int:
+    """Run a notebook's code cells in cell mode; write the notebook (also a partial one)."""
+    from .export import notebook_blocks
+    from .notebook import NotebookOptions, NotebookRun, run_notebook
+
+    nb = options.notebook
+
+    def on_event(index: int, event: Event) -> None:
+        if isinstance(printer, CellPrinter):
+            printer.cell_index = index
+        printer.handle(event)
+
+    settings = NotebookOptions(
+        allow_errors=options.allow_errors,
+        timeout=options.timeout,
+        interrupt_on_timeout=options.interrupt_on_timeout,
+    )
+    run: NotebookRun | None = None
+    try:
+        run = await run_notebook(
+            channel, nb, settings, name=options.script.name, on_event=on_event, cancel=cancel
+        )
+    except asyncio.TimeoutError:
+        printer.note(f"the gateway did not confirm the cancel within {CANCEL_WAIT:g} s", _RED)
+    finally:
+        if run is None:
+            summary, ok = "the run did not finish", False
+        elif run.failure is None:
+            plural = "cell" if run.cells_executed == 1 else "cells"
+            summary, ok = f"ok: {run.cells_executed} {plural} in {_seconds(run.duration)}", True
+        else:
+            summary, ok = run.failure.message, False
+        printer.note(summary, _GREEN if ok else _RED)
+        if options.output is not None:
+            # a percent script's notebook says which kernel ran it; a notebook keeps its own
+            is_script = options.script.suffix.lower() != ".ipynb"
+            with contextlib.suppress(RunFailure, asyncio.TimeoutError):
+                await asyncio.wait_for(
+                    _describe_kernel(channel, nb, kernel_name, probe=False, kernelspec=is_script),
+                    CONNECT_TIMEOUT,
+                )
+            _write_output(options, nb, notebook_blocks(nb), summary, ok, printer, notebook=True)
+    if cancel.is_set() or run is None or (run.failure and run.failure.kind == "cancelled"):
+        return EXIT_INTERRUPTED
+    return EXIT_OK if run.failure is None else EXIT_FAILED
+
+
+async def _describe_kernel(
+    channel: ChannelConnection,
+    nb: Any,
+    kernel_name: str | None,
+    *,
+    probe: bool,
+    kernelspec: bool,
+) -> None:
+    """Fill a notebook's ``kernelspec`` (a script's) and ``language_info`` metadata.
+
+    With ``probe``, the kernel's own ``language_info`` is read (``prepare_kernel``, which
+    also waits for the kernel to settle); failing that, the kernel spec's language is used.
+    """
+    from .notebook import prepare_kernel
+
+    spec = await channel.kernelspec(kernel_name)
+    metadata = nb.setdefault("metadata", {})
+    if kernelspec and spec is not None and not metadata.get("kernelspec"):
+        metadata["kernelspec"] = spec
+    info = await prepare_kernel(channel) if probe else metadata.get("language_info")
+    if not info and spec is not None and spec.get("language"):
+        info = {"name": spec["language"]}
+    if info:
+        metadata["language_info"] = info
+
+
+def _write_output(
+    options: RunOptions,
+    nb: Any,
+    blocks: Any,
+    summary: str,
+    ok: bool,
+    printer: TerminalPrinter,
+    *,
+    notebook: bool = False,
+) -> None:
+    """Write ``--output``: the notebook (validated) or the HTML page."""
+    from nbformat import ValidationError
+
+    from .export import render_html
+    from .notebook import write_file, write_notebook
+
+    output = options.output
+    assert output is not None
+    try:
+        if output.suffix.lower() == ".ipynb":
+            write_notebook(nb, output)
+        else:
+            page = render_html(
+                options.script.name, nb, blocks, summary=summary, ok=ok, wide_markdown=notebook
+            )
+            write_file(output, page)
+    except OSError as err:
+        raise RunFailure(f"cannot write {output}: {err}") from None
+    except ValidationError as err:  # nothing was written
+        raise RunFailure(f"{output}: the notebook does not validate: {err}") from None
+    what = "wrote" if ok else "wrote the run as far as it went to"
+    printer.note(f"{what} {output}")
 
 
 async def _run(options: RunOptions, printer: TerminalPrinter) -> int:
     if options.url is not None:
         return await _run_on(GatewayAddress.parse(options.url, options.token), options, printer)
+    is_notebook = options.script.suffix.lower() == ".ipynb"
     async with local_gateway(options.script.resolve().parent) as address:
-        return await _run_on(address, options, printer)
+        # a notebook's kernel starts in the notebook's directory, as Jupyter starts it
+        kernel_path = options.script.name if is_notebook else None
+        return await _run_on(address, options, printer, kernel_path)
 
 
 def main(argv: list[str]) -> int:
@@ -970,7 +1290,8 @@ def main(argv: list[str]) -> int:
     except UsageError as err:
         stderr.write(f"pdit-gateway run: {err}\n")
         return EXIT_USAGE
-    printer = TerminalPrinter(
+    printer_class = CellPrinter if options.notebook is not None else TerminalPrinter
+    printer = printer_class(
         stdout, stderr, color=options.color, progress=options.progress, timeout=options.timeout
     )
     try:
