@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import base64
 import json
 import os
@@ -170,7 +171,8 @@ async def test_color_keeps_the_traceback_colours(tmp_path):
     assert done.returncode == 1
     assert "\x1b[31moops\x1b[0m\n" in done.stdout  # stderr text in red, in stdout order
     assert "\x1b[2m── line 3 ──\x1b[0m" in done.stdout
-    assert "\x1b[0;31mZeroDivisionError" in done.stdout
+    # the kernel's own colours are kept (IPython 8 and 9 colour the exception name differently)
+    assert re.search(r"\x1b\[[0-9;]*mZeroDivisionError", done.stdout)
 
 
 async def test_timeout_stops_the_run(tmp_path):
