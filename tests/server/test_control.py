@@ -185,7 +185,10 @@ async def test_kernel_death_ends_the_run_and_the_next_one_works(pdit_channel):
     channel = await pdit_channel()
     await channel.welcome()
     await channel.run("x = 1")
-    events = await channel.run("print('before')\nimport os\nos._exit(1)\nnever = 1\n", timeout=60)
+    # the pause lets the kernel send its replies so far: a process killed at once can take the
+    # previous statement's reply with it, and then nobody can tell which statement it was on
+    script = "print('before')\nimport os, time\ntime.sleep(0.5); os._exit(1)\nnever = 1\n"
+    events = await channel.run(script, timeout=60)
     assert events[-1]["status"] == "kernel-died"
     cancelled = next(e for e in events if e["type"] == "cancelled")
     assert cancelled["reason"] == "kernel-died"
