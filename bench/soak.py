@@ -21,9 +21,12 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import importlib.metadata
 import json
 import math
 import os
+import re
+import resource
 import secrets
 import signal
 import socket
@@ -47,7 +50,10 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 CONNECT_TIMEOUT = 30.0  # open a socket and get its welcome
 START_TIMEOUT = 60.0  # the gateway answers HTTP
 WARMUP_TIMEOUT = 180.0  # every session's kernel is up and ran a first script
-HANG_AFTER = 60.0  # an execution without its complete after this long is a hang
+HANG_MIN = 60.0  # an execution without its complete after this long is a hang, unless
+HANG_MARGIN = (
+    15.0  # its own bound (timeout + interrupt_grace + kernel_ready_timeout) + this is longer
+)
 RECOVER_TIMEOUT = 20.0  # after a hang: wait this long for the cancel to end it
 HTTP_TIMEOUT = 60.0  # one REST request (a DELETE waits for the kernel shutdown)
 KERNELS_GONE_TIMEOUT = 30.0  # after the DELETEs: kernel processes must be gone by then
@@ -78,8 +84,17 @@ SHORT_KINDS = ("print", "expr", "error")  # their execute→complete latency is 
 DROP_PROBABILITY = 0.15  # share of executions whose socket is dropped mid-run
 THINK_TIME = 0.3  # at most this long (uniform) between two executions of a worker
 FLOOD_TIMEOUT = 60.0  # the flood's own execution timeout (it may be slow on a loaded machine)
+CANCEL_TIMEOUT = 30.0  # the cancelled loop's own timeout: the cancel, not the timeout, ends it
+#: Share of the timed-out loops that spin the CPU; the others sleep, so that 20 kernels on a
+#: small machine do not starve the gateway of CPU (what is measured is the gateway).
+BUSY_LOOP_SHARE = 0.1
 
 PR_SET_PDEATHSIG = 1
+#: A jupyter_server log line ("[W 2026-01-01 10:00:00.000 App] message") and what varies in it.
+LOG_LINE = re.compile(r"\[(?P<level>[WEC]) \S+ \S+ \S+\] (?P<message>.*)")
+LOG_IDS = re.compile(r"soak-[\w-]+|0x[0-9a-f]+|\b[0-9a-f]{8}-[0-9a-f-]{27}\b|\d+(\.\d+)?")
+STOP_MESSAGE = "received signal 15, stopping"
+KERNEL_FILE = re.compile(rb"kernel-([0-9a-f-]{36})\.json")
 
 
 # ==============================================================================================
@@ -106,6 +121,13 @@ class Spec:
     timeout: float | None = None  # the request's own timeout
     cancel_after_running: int | None = None  # send ``cancel`` once this statement runs
     flood: bool = False
+    interrupted: bool = False  # a statement is interrupted: see INTERRUPTED_STDERR
+
+    def stream_ok(self, stream: str, got: str) -> bool:
+        expected = self.stdout if stream == "stdout" else self.stderr
+        return got == expected or (
+            self.interrupted and stream == "stderr" and got == expected + INTERRUPTED_STDERR
+        )
 
 
 def plain_is(expected: str) -> Check:
@@ -132,8 +154,27 @@ def raised(*enames: str) -> Check:
     def check(result: dict[str, Any]) -> str | None:
         names = [i.get("ename") for i in result["output"] if i.get("type") == "error"]
         if result.get("status") != "error" or len(names) != 1 or names[0] not in enames:
-            return f"expected one error of {enames}, got {result['output']!r}"
+            return (
+                f"expected status error and one error of {enames}, got status "
+                f"{result.get('status')} and {result['output']!r}"
+            )
         return None
+
+    return check
+
+
+#: What IPython prints, with no error item, when an interrupt lands in its own code rather than
+#: in the statement: a kernel behaviour, accepted for interrupted statements.
+INTERRUPTED_STDERR = "\nKeyboardInterrupt\n\n"
+
+
+def interrupted(*enames: str) -> Check:
+    """Like ``raised``, or IPython's bare ``KeyboardInterrupt`` on stderr."""
+    strict = raised(*enames)
+
+    def check(result: dict[str, Any]) -> str | None:
+        bare = [{"type": "stderr", "content": INTERRUPTED_STDERR}]
+        return None if result["output"] == bare else strict(result)
 
     return check
 
@@ -200,24 +241,26 @@ def make_spec(kind: str, rng: Random, tag: str, flood_lines: int) -> Spec:
             cancel_reason="error",
         )
     if kind == "timeout":  # interrupted by the execution timeout; the namespace is kept
+        body = "pass" if rng.random() < BUSY_LOOP_SHARE else "time.sleep(0.01)"
         return Spec(
             kind,
-            f"print('{tag} start')\nn = 0\nwhile True:\n    n += 1\nprint('never')\n",
+            f"print('{tag} start')\nimport time\nwhile True:\n    {body}\nprint('never')\n",
             "timeout",
             stdout=f"{tag} start\n",
-            results={0: None, 1: None, 2: raised("KeyboardInterrupt", "TimeoutError")},
+            results={0: None, 1: None, 2: interrupted("KeyboardInterrupt", "TimeoutError")},
             cancelled=(3,),
             cancel_reason="timeout",
+            interrupted=True,
         )
     if kind == "timeout-restart":  # ignores the interrupt: the kernel is restarted
         return Spec(
             kind,
             f"print('{tag} start')\n"
             "def spin():\n"
-            "    import signal\n"
+            "    import signal, time\n"
             "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
             "    while True:\n"
-            "        pass\n"
+            "        time.sleep(0.01)\n"
             "spin()\n"
             "print('never')\n",
             "timeout",
@@ -233,9 +276,11 @@ def make_spec(kind: str, rng: Random, tag: str, flood_lines: int) -> Spec:
             "while True:\n    time.sleep(0.05)\nprint('never')\n",
             "cancelled",
             stdout=f"{tag} start\n",
-            results={0: None, 1: None, 2: raised("KeyboardInterrupt", "KernelRestarted")},
+            results={0: None, 1: None, 2: interrupted("KeyboardInterrupt", "KernelRestarted")},
             cancelled=(3,),
             cancel_reason="cancel",
+            interrupted=True,
+            timeout=CANCEL_TIMEOUT,
             cancel_after_running=2,
         )
     if kind == "flood":  # more stream events than the event log holds, while disconnected
@@ -267,6 +312,20 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """Return the user + system CPU time of ``pid`` in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> float:
+    """Return the 1-minute load average of the machine."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 def _proc_stat(pid: int) -> tuple[int, int] | None:
     """Return (ppid, start time in clock ticks) of ``pid``."""
     try:
@@ -295,6 +354,15 @@ def kernel_children(parent: int) -> set[tuple[int, int]]:
         if stat is not None and stat[0] == parent and _is_kernel(pid):
             found.add((pid, stat[1]))
     return found
+
+
+def kernel_id(pid: int) -> str | None:
+    """Return the kernel id in a kernel's command line (its connection file's name)."""
+    try:
+        match = KERNEL_FILE.search(Path(f"/proc/{pid}/cmdline").read_bytes())
+    except OSError:
+        return None
+    return match.group(1).decode() if match else None
 
 
 def kernels_of_gateway(gateway_pid: int, seen: set[tuple[int, int]]) -> set[tuple[int, int]]:
@@ -347,16 +415,21 @@ class Gateway:
         self.log_path = workdir / "gateway.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.traits: dict[str, str] = {}
+        self.defaults: dict[str, str | None] = {}
         self.skipped: list[str] = []
         self.http = AsyncHTTPClient()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     @property
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
 
-    def available_traits(self) -> set[str]:
-        """Return the PditGatewayApp traits this working tree accepts."""
+    def available_traits(self) -> dict[str, str | None]:
+        """Return the PditGatewayApp traits this working tree accepts, with their defaults."""
         out = subprocess.run(
             [sys.executable, "-m", "pdit_gateway", "--help-all"],
             capture_output=True,
@@ -365,16 +438,45 @@ class Gateway:
             check=False,
         ).stdout
         prefix = "--PditGatewayApp."
-        return {
-            line.strip()[len(prefix) :].split("=", 1)[0]
-            for line in out.splitlines()
-            if line.strip().startswith(prefix)
-        }
+        traits: dict[str, str | None] = {}
+        name = None
+        for line in out.splitlines():
+            line = line.strip()
+            if line.startswith(prefix):
+                name = line[len(prefix) :].split("=", 1)[0]
+                traits[name] = None
+            elif name is not None and line.startswith("Default:"):
+                traits[name] = line.removeprefix("Default:").strip().strip("'")
+        return traits
+
+    def hang_after(self, timeout: float | None) -> float:
+        """Return how long an execution may take before it counts as a hang.
+
+        The gateway's own bound is the execution's timeout, then ``interrupt_grace``,
+        then a kernel restart of up to ``kernel_ready_timeout``; past it (plus a margin),
+        or past ``HANG_MIN`` if that is longer, the execution hangs.
+        """
+        if timeout is None:
+            timeout = float(self.setting("execution_timeout") or 0)
+        bound = (
+            timeout
+            + float(self.setting("interrupt_grace") or 0)
+            + float(self.setting("kernel_ready_timeout") or 0)
+            + HANG_MARGIN
+        )
+        return max(HANG_MIN, bound)
+
+    def setting(self, name: str) -> str | None:
+        """Return the value the gateway runs with for trait ``name`` (None: unknown trait)."""
+        for arg in reversed(self.extra_args):
+            if arg.startswith(f"--PditGatewayApp.{name}="):
+                return arg.split("=", 1)[1]
+        return self.traits.get(name, self.defaults.get(name))
 
     def start(self) -> None:
-        available = self.available_traits()
-        self.traits = {k: v for k, v in WANTED_TRAITS.items() if k in available}
-        self.skipped = [k for k in WANTED_TRAITS if k not in available]
+        self.defaults = self.available_traits()
+        self.traits = {k: v for k, v in WANTED_TRAITS.items() if k in self.defaults}
+        self.skipped = [k for k in WANTED_TRAITS if k not in self.defaults]
         args = [
             sys.executable,
             "-m",
@@ -455,26 +557,35 @@ class Gateway:
             "stopSeconds": round(time.monotonic() - started, 2),
         }
 
+    def log_has(self, text: str) -> bool:
+        with contextlib.suppress(OSError):
+            return text in self.log_path.read_text(errors="replace")
+        return False
+
     def log_tail(self, lines: int = 40) -> str:
         with contextlib.suppress(OSError):
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         return ""
 
     def log_problems(self) -> dict[str, Any]:
-        """Count the warning and error lines and tracebacks the gateway logged."""
+        """Count the gateway's warning and error lines by message, and its tracebacks."""
         try:
-            text = self.log_path.read_text(errors="replace")
+            lines = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return {}
-        lines = text.splitlines()
-        errors = [line for line in lines if line.startswith(("[E ", "[C "))]
-        warnings = [line for line in lines if line.startswith("[W ")]
+        counts: dict[str, Counter[str]] = {"errors": Counter(), "warnings": Counter()}
+        for line in lines:
+            match = LOG_LINE.match(line)
+            if match is None or STOP_MESSAGE in line:  # (the SIGTERM this script sends)
+                continue
+            key = "warnings" if match["level"] == "W" else "errors"
+            counts[key][LOG_IDS.sub("<id>", match["message"])] += 1
         return {
-            "errors": len(errors),
-            "warnings": len(warnings),
+            "errors": sum(counts["errors"].values()),
+            "warnings": sum(counts["warnings"].values()),
             "tracebacks": sum(1 for line in lines if line.startswith("Traceback")),
-            "firstErrors": errors[:10],
-            "firstWarnings": warnings[:10],
+            "errorKinds": dict(counts["errors"].most_common(10)),
+            "warningKinds": dict(counts["warnings"].most_common(10)),
         }
 
 
@@ -500,6 +611,8 @@ class Stats:
     latency: list[float] = field(default_factory=list)  # seconds, short kinds without drops
     latency_by_kind: dict[str, list[float]] = field(default_factory=dict)
     stopped_workers: list[str] = field(default_factory=list)
+    session_kernels: set[str] = field(default_factory=set)  # kernel ids sessions ever used
+    kernel_deaths: list[str] = field(default_factory=list)  # kernel-status dead during the load
 
 
 class Closed(Exception):
@@ -576,6 +689,35 @@ class Track:
         self.final = {"status": "missing", "results": {}}
 
 
+#: What a lost-event description says, for counting them by cause (first match wins).
+LOST_CAUSES = (
+    ("seq gap", "seq gap"),
+    ("again (last seen", "seq repeated"),
+    ("complete events", "complete missing or repeated"),
+    ("queued events", "queued missing or repeated"),
+    ("expressions events", "expressions missing or repeated"),
+    ("after the execution ended", "event after complete"),
+    ("after it was verified", "event after complete"),
+    ("missing from", "execution missing from snapshot"),
+    ("unexpected results", "statements ran after the stop"),
+    ("results for statement", "result repeated"),
+    ("no result for", "result missing"),
+    ("cancelled events", "cancelled event differs"),
+    ("stream text differs", "stream text missing or repeated"),
+    ("statement", "result content differs"),
+)
+
+
+def lost_cause(description: str) -> str:
+    return next((cause for key, cause in LOST_CAUSES if key in description), "other")
+
+
+def lost_kind(description: str) -> str:
+    """Return the script kind in a lost-event description ("stream" for seq problems)."""
+    words = description.split()
+    return "stream" if words[0].endswith(":") else words[1]
+
+
 def describe_text(expected: str, got: str) -> str:
     at = next(
         (i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b),
@@ -612,7 +754,7 @@ def verify(track: Track, stats: Stats, where: str) -> None:
             ("stdout", spec.stdout, "".join(track.stdout)),
             ("stderr", spec.stderr, "".join(track.stderr)),
         ):
-            if got != expected:
+            if not spec.stream_ok(stream, got):
                 stats.lost.append(f"{name}: {stream} {describe_text(expected, got)}")
         results = {index: events[-1] for index, events in track.results.items()}
         for index, events in track.results.items():
@@ -645,7 +787,7 @@ def verify(track: Track, stats: Stats, where: str) -> None:
             for item in result["output"]
             if item.get("type") == stream
         )
-        if got != expected:
+        if not spec.stream_ok(stream, got):
             stats.lost.append(f"{name}: snapshot {stream} {describe_text(expected, got)}")
 
 
@@ -672,9 +814,16 @@ class Worker:
     """One session: runs scripts back to back, drops and resumes its socket, checks every event."""
 
     def __init__(
-        self, index: int, run_tag: str, gateway: Gateway, stats: Stats, rng: Random
+        self,
+        index: int,
+        run_tag: str,
+        gateway: Gateway,
+        stats: Stats,
+        rng: Random,
+        weights: dict[str, float],
     ) -> None:
         self.index = index
+        self.weights = weights
         self.session_id = f"soak-{run_tag}-{index}"
         self.gateway = gateway
         self.stats = stats
@@ -702,14 +851,20 @@ class Worker:
         welcome = json.loads(message)
         if welcome.get("type") != "welcome":
             self.stats.protocol.append(f"{self.session_id}: first frame {welcome.get('type')}")
-        elif welcome["lastSeq"] < self.seq:
-            self.stats.protocol.append(
-                f"{self.session_id}: welcome lastSeq {welcome['lastSeq']} < seen {self.seq}"
-                " (the session was replaced)"
-            )
+        else:
+            self.note_kernel(welcome.get("kernel"))
+            if welcome["lastSeq"] < self.seq:
+                self.stats.protocol.append(
+                    f"{self.session_id}: welcome lastSeq {welcome['lastSeq']} < seen {self.seq}"
+                    " (the session was replaced)"
+                )
         await ws.write_message(json.dumps({"type": "resume", "lastSeq": self.seq}))
         self.ws = ws
         self.stats.connects += 1
+
+    def note_kernel(self, kernel: dict[str, Any] | None) -> None:
+        if kernel and kernel.get("id"):
+            self.stats.session_kernels.add(kernel["id"])
 
     def drop(self) -> None:
         """Cut the socket: a clean close or a torn-down TCP connection."""
@@ -765,7 +920,7 @@ class Worker:
                 elif frame["state"] == "restarting":
                     stats.restarts += 1
                 elif frame["state"] == "dead":
-                    stats.protocol.append(f"{where}: kernel dead: {frame.get('reason')}")
+                    stats.kernel_deaths.append(f"{where}: {frame.get('reason')}")
             elif self.track is not None and eid == self.track.eid:
                 self.track.add(frame)
             elif eid in self.ended:
@@ -775,6 +930,7 @@ class Worker:
         elif kind == "resync":
             stats.resyncs += 1
             self.seq = frame["lastSeq"]
+            self.note_kernel(frame.get("kernel"))
             if frame.get("kernel", {}).get("state") in ("idle", "busy"):
                 self.kernel_idle.set()
             if self.track is not None:
@@ -793,8 +949,8 @@ class Worker:
     # -- executions ----------------------------------------------------------------------
 
     def pick_kind(self) -> str:
-        kinds = list(WEIGHTS)
-        return self.rng.choices(kinds, weights=[WEIGHTS[k] for k in kinds])[0]
+        kinds = list(self.weights)
+        return self.rng.choices(kinds, weights=[self.weights[k] for k in kinds])[0]
 
     async def run_one(self, kind: str, record: bool = True) -> None:
         self.count += 1
@@ -816,7 +972,7 @@ class Worker:
         if spec.timeout is not None:
             request["timeout"] = spec.timeout
         await self.send(request)
-        deadline = track.sent + HANG_AFTER
+        deadline = track.sent + self.gateway.hang_after(spec.timeout)
         seen = 0
         while not track.done:
             now = time.monotonic()
@@ -897,7 +1053,7 @@ class Worker:
             state = f"no snapshot: {err}"
         self.stats.hangs.append(
             f"{self.session_id} {track.spec.kind} {track.eid}: "
-            f"no complete in {HANG_AFTER:g} s ({state})"
+            f"no complete in {self.gateway.hang_after(track.spec.timeout):g} s ({state})"
         )
         await self.send({"type": "cancel", "executionId": track.eid})
         deadline = time.monotonic() + RECOVER_TIMEOUT
@@ -917,7 +1073,7 @@ class Worker:
 
     async def run(self, start: asyncio.Event, stop_at: Callable[[], float]) -> None:
         await start.wait()
-        while time.monotonic() < stop_at():
+        while time.monotonic() < stop_at() and self.gateway.alive:
             try:
                 await self.run_one(self.pick_kind())
             except Hang:
@@ -944,15 +1100,31 @@ class Sample:
     t: float  # seconds since the gateway started
     rss: float | None  # MB
     kernels: int
+    cpu: float | None  # gateway CPU seconds (user + system) so far
+    load: float  # the machine's 1-minute load average
 
 
 async def sample(
-    gateway: Gateway, t0: float, samples: list[Sample], seen: set[tuple[int, int]]
+    gateway: Gateway,
+    t0: float,
+    samples: list[Sample],
+    seen: set[tuple[int, int]],
+    marks: dict[str, float],
 ) -> None:
     while True:
+        if not gateway.alive and "gateway exited" not in marks:
+            marks["gateway exited"] = time.monotonic() - t0
         kernels = kernel_children(gateway.pid)
         seen.update(kernels)
-        samples.append(Sample(time.monotonic() - t0, rss_mb(gateway.pid), len(kernels)))
+        samples.append(
+            Sample(
+                time.monotonic() - t0,
+                rss_mb(gateway.pid),
+                len(kernels),
+                cpu_seconds(gateway.pid),
+                load_average(),
+            )
+        )
         await asyncio.sleep(SAMPLE_INTERVAL)
 
 
@@ -993,23 +1165,27 @@ def plot(samples: list[Sample], marks: dict[str, float], out: Path, title: str) 
     bottom.set_xlabel("minutes since the gateway started")
     bottom.set_ylim(bottom=0)
     bottom.grid(alpha=0.3)
-    for (label, t), color in zip(marks.items(), ("C2", "C3", "C4", "C5"), strict=False):
-        for axis in (top, bottom):
-            axis.axvline(t / 60, color=color, linestyle="--", linewidth=1)
-        top.annotate(
-            label,
-            (t / 60, 0.02),
-            xycoords=("data", "axes fraction"),
-            rotation=90,
-            fontsize=8,
-            color=color,
-            ha="right",
-            va="bottom",
-        )
+    for (label, t), color in zip(marks.items(), ("C2", "C3", "C4", "C5", "C6"), strict=False):
+        top.axvline(t / 60, color=color, linestyle="--", linewidth=1, label=label)
+        bottom.axvline(t / 60, color=color, linestyle="--", linewidth=1)
+    top.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
+
+
+def environment() -> dict[str, Any]:
+    """Return the versions of the packages under test and when site-packages last changed."""
+    versions = {}
+    for name in ("jupyter_server", "jupyter_client", "ipykernel", "ipython", "pyzmq", "tornado"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
+    changed = 0.0
+    for directory in {Path(p) for p in sys.path if p.endswith("site-packages")}:
+        with contextlib.suppress(OSError):
+            changed = max([changed, *(entry.stat().st_mtime for entry in directory.iterdir())])
+    return {"versions": versions, "sitePackagesChanged": changed}
 
 
 def git_commit() -> str | None:
@@ -1031,6 +1207,64 @@ def git_commit() -> str | None:
 # ==============================================================================================
 
 
+async def leftover_kernels(gateway: Gateway, session_kernels: set[str]) -> dict[str, Any]:
+    """Sort the gateway's kernel processes after every session was deleted.
+
+    The pool's spare kernels (``kernel_pool_size``) are registered in the server's kernel
+    manager and never belonged to a session; they may stay, up to the pool size. Anything
+    else is leaked: a kernel process the kernel manager no longer knows, a session's
+    kernel still registered or running, or more spare kernels than the pool holds.
+    """
+    listing = await gateway.request("GET", "/api/kernels")
+    assert isinstance(listing, list)
+    registered = {k["id"] for k in listing}
+    processes = {kernel_id(pid): pid for pid, _ in kernel_children(gateway.pid)}
+    pool = sorted(k for k in registered - session_kernels if k in processes)
+    leaked = [
+        f"pid {pid} kernel {kid}" + (" (a session's)" if kid in session_kernels else "")
+        for kid, pid in processes.items()
+        if kid is None or kid not in pool
+    ]
+    leaked.extend(
+        f"kernel {kid} of a deleted session still registered"
+        for kid in sorted(registered & session_kernels)
+        if kid not in processes
+    )
+    size = gateway.setting("kernel_pool_size")
+    extra = len(pool) - int(size or 0)
+    if extra > 0:
+        leaked.extend(f"spare kernel {kid} beyond the pool size {size}" for kid in pool[-extra:])
+    return {
+        "leaked": leaked,
+        "pool": len(pool),
+        "registered": sorted(registered & session_kernels),
+    }
+
+
+async def delete_all(
+    gateway: Gateway, workers: list[Worker], stats: Stats, marks: dict[str, float], t0: float
+) -> tuple[list[str], dict[str, Any], Any]:
+    """Delete every session over REST; wait (bounded) until their kernels are gone."""
+    before = await gateway.request("GET", "/pdit/api/sessions")
+    assert isinstance(before, list)
+    stats.session_kernels.update(s["kernel"]["id"] for s in before if s["kernel"].get("id"))
+    deletes = await asyncio.gather(
+        *(gateway.request("DELETE", f"/pdit/api/sessions/{w.session_id}") for w in workers),
+        return_exceptions=True,
+    )
+    delete_errors = [repr(d) for d in deletes if isinstance(d, BaseException)]
+    marks["deleted"] = time.monotonic() - t0
+    deadline = time.monotonic() + KERNELS_GONE_TIMEOUT
+    while True:
+        kernels = await leftover_kernels(gateway, stats.session_kernels)
+        if not kernels["leaked"] or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.5)
+    remaining = await gateway.request("GET", "/pdit/api/sessions")
+    await asyncio.sleep(SAMPLE_INTERVAL)  # one more sample after the deletes
+    return delete_errors, kernels, remaining
+
+
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="pdit-soak-"))
     gateway = Gateway(workdir, args.gateway_arg)
@@ -1041,7 +1275,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     run_tag = secrets.token_hex(3)
     rng = Random(args.seed)
     workers = [
-        Worker(i, run_tag, gateway, stats, Random(rng.getrandbits(64)))
+        Worker(i, run_tag, gateway, stats, Random(rng.getrandbits(64)), args.mix)
         for i in range(args.sessions)
     ]
     report: dict[str, Any] = {
@@ -1051,20 +1285,22 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         "sessions": args.sessions,
         "minutes": args.minutes,
         "seed": args.seed,
+        "mix": args.mix,
         "gatewayLog": str(gateway.log_path),
     }
+    env_before = environment()
     t0 = time.monotonic()
     gateway.start()
     report["traits"] = gateway.traits
     report["traitsSkipped"] = gateway.skipped
-    sampler = asyncio.create_task(sample(gateway, t0, samples, seen_kernels))
+    sampler = asyncio.create_task(sample(gateway, t0, samples, seen_kernels, marks))
     load_end = math.inf
     try:
         await gateway.wait_ready()
         # warm-up: every session's kernel started and ran one script
         warm = await asyncio.wait_for(
             asyncio.gather(*(w.warm_up() for w in workers), return_exceptions=True),
-            WARMUP_TIMEOUT + HANG_AFTER,
+            WARMUP_TIMEOUT + gateway.hang_after(None),
         )
         failed = [f"{w.session_id}: {r!r}" for w, r in zip(workers, warm, strict=True) if r]
         if failed:
@@ -1074,7 +1310,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         load_end = load_start + args.minutes * 60
         start = asyncio.Event()
         start.set()
-        bound = args.minutes * 60 + HANG_AFTER + RECOVER_TIMEOUT + 60
+        bound = args.minutes * 60 + gateway.hang_after(FLOOD_TIMEOUT) + RECOVER_TIMEOUT + 60
         outcome = await asyncio.wait_for(
             asyncio.gather(
                 *(w.run(start, lambda: load_end) for w in workers), return_exceptions=True
@@ -1088,26 +1324,25 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         load_seconds = time.monotonic() - load_start
         for worker in workers:
             worker.close()
-        # every session deleted over REST; their kernels must go
-        deletes = await asyncio.gather(
-            *(gateway.request("DELETE", f"/pdit/api/sessions/{w.session_id}") for w in workers),
-            return_exceptions=True,
-        )
-        delete_errors = [repr(d) for d in deletes if isinstance(d, BaseException)]
-        marks["deleted"] = time.monotonic() - t0
-        deadline = time.monotonic() + KERNELS_GONE_TIMEOUT
-        while kernel_children(gateway.pid) and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-        leaked = kernel_children(gateway.pid)
-        seen_kernels.update(leaked)
-        remaining = await gateway.request("GET", "/pdit/api/sessions")
-        await asyncio.sleep(SAMPLE_INTERVAL)  # one more sample after the deletes
+        kernels: dict[str, Any] = {"leaked": [], "pool": None, "registered": []}
+        remaining: Any = None
+        delete_errors = ["the gateway exited before the end of the load"]
+        if gateway.alive:
+            try:
+                delete_errors, kernels, remaining = await delete_all(
+                    gateway, workers, stats, marks, t0
+                )
+            except (OSError, HTTPClientError) as err:  # e.g. the gateway is going away
+                delete_errors = [f"the deletes failed: {err!r}"]
     finally:
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
         for worker in workers:
             worker.close()
+        # a SIGTERM logged before ours came from someone else
+        outside_sigterm = gateway.log_has(STOP_MESSAGE)
+        exited_early = not gateway.alive
         stopped = gateway.stop()
         marks["gateway stop"] = time.monotonic() - t0
         leftover: set[tuple[int, int]] = set()
@@ -1124,12 +1359,22 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             print(gateway.log_tail(200), file=sys.stderr)
 
     # -- figures ---------------------------------------------------------------------------------
+    env_after = environment()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    client_cpu = (usage.ru_utime + usage.ru_stime) / max(1e-9, time.monotonic() - t0) * 100
     warm_t = marks["warm"]
     end_t = marks["load end"]
     loaded = [(s.t, s.rss) for s in samples if warm_t <= s.t <= end_t and s.rss is not None]
     second_half = [(t, rss) for t, rss in loaded if t >= (warm_t + end_t) / 2]
     rss_values = [rss for _, rss in loaded]
     kernel_counts = [s.kernels for s in samples if warm_t <= s.t <= end_t]
+    during = [s for s in samples if warm_t <= s.t <= end_t]
+    cpu = [(s.t, s.cpu) for s in during if s.cpu is not None]
+    gateway_cpu = (
+        (cpu[-1][1] - cpu[0][1]) / (cpu[-1][0] - cpu[0][0]) * 100
+        if len(cpu) > 1 and cpu[-1][0] > cpu[0][0]
+        else None
+    )
     executions = sum(stats.by_kind.values())
     report.update(
         {
@@ -1146,10 +1391,17 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
             "wrongStatus": len(stats.wrong_status),
             "protocolErrors": len(stats.protocol),
             "stoppedWorkers": stats.stopped_workers,
-            "leakedKernels": len(leaked),
+            "leakedKernels": len(kernels["leaked"]),
+            "leakedKernelDetails": kernels["leaked"],
+            "poolKernels": kernels["pool"],
+            "poolSize": gateway.setting("kernel_pool_size"),
+            "sessionKernelsRegistered": kernels["registered"],
+            "sessionKernelIds": len(stats.session_kernels),
             "sessionsLeft": len(remaining) if isinstance(remaining, list) else None,
             "deleteErrors": delete_errors,
             "gatewayStop": stopped,
+            "gatewayExitedEarly": exited_early or outside_sigterm,
+            "gatewaySigtermFromOutside": outside_sigterm,
             "kernelsAfterExit": len(leftover),
             "rssMB": {
                 "start": round(rss_values[0], 1) if rss_values else None,
@@ -1157,6 +1409,15 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                 "end": round(rss_values[-1], 1) if rss_values else None,
                 "slopeSecondHalfMBPerMin": _round(slope_mb_per_min(second_half), 3),
             },
+            "gatewayCpuPercent": _round(gateway_cpu, 1),
+            "soakClientCpuPercent": round(client_cpu, 1),
+            "loadAverage": {
+                "mean": _round(statistics.fmean(s.load for s in during), 2) if during else None,
+                "max": max((s.load for s in during), default=None),
+            },
+            "versions": env_before["versions"],
+            "packagesChangedDuringRun": env_after != env_before,
+            "kernelDeaths": stats.kernel_deaths,
             "kernelsDuringLoad": {
                 "min": min(kernel_counts, default=None),
                 "max": max(kernel_counts, default=None),
@@ -1175,14 +1436,23 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                 for kind, values in sorted(stats.latency_by_kind.items())
             },
             "gatewayLogProblems": gateway.log_problems(),
+            "lostByCause": dict(Counter(lost_cause(p) for p in stats.lost).most_common()),
+            "lostByKind": dict(Counter(lost_kind(p) for p in stats.lost).most_common()),
+            "executionsWithLostEvents": len({p.split(":")[0] for p in stats.lost}),
             "problems": {
-                "lost": stats.lost[:50],
-                "hangs": stats.hangs[:50],
-                "wrongStatus": stats.wrong_status[:50],
-                "protocol": stats.protocol[:50],
+                "lost": stats.lost,
+                "hangs": stats.hangs,
+                "wrongStatus": stats.wrong_status,
+                "protocol": stats.protocol,
             },
             "samples": [
-                {"t": round(s.t, 1), "rssMB": _round(s.rss, 2), "kernels": s.kernels}
+                {
+                    "t": round(s.t, 1),
+                    "rssMB": _round(s.rss, 2),
+                    "kernels": s.kernels,
+                    "cpuSeconds": _round(s.cpu, 2),
+                    "load": s.load,
+                }
                 for s in samples
             ],
             "marks": {k: round(v, 1) for k, v in marks.items()},
@@ -1226,7 +1496,8 @@ def print_report(report: dict[str, Any]) -> None:
         f"wrong status: {report['wrongStatus']}, protocol errors: {report['protocolErrors']}"
     )
     print(
-        f"  leaked kernels: {report['leakedKernels']}, sessions left: {report['sessionsLeft']}, "
+        f"  leaked kernels: {report['leakedKernels']} (pool kernels kept: {report['poolKernels']} "
+        f"of {report['poolSize']}), sessions left: {report['sessionsLeft']}, "
         f"kernels after gateway exit: {report['kernelsAfterExit']}, stop: {report['gatewayStop']}"
     )
     print(
@@ -1234,6 +1505,24 @@ def print_report(report: dict[str, Any]) -> None:
         f"slope over the second half {rss['slopeSecondHalfMBPerMin']} MB/min"
     )
     print(f"  kernels during load: {report['kernelsDuringLoad']}")
+    print(
+        f"  gateway CPU: {report['gatewayCpuPercent']} % of one core (this client: "
+        f"{report['soakClientCpuPercent']} %); machine load average "
+        f"{report['loadAverage']}; versions {report['versions']}"
+    )
+    if report["gatewayExitedEarly"]:
+        print(
+            "  WARNING: the gateway stopped before the end of the run"
+            + (
+                " (it logged a SIGTERM this script did not send)"
+                if report["gatewaySigtermFromOutside"]
+                else ""
+            )
+        )
+    if report["packagesChangedDuringRun"]:
+        print("  WARNING: site-packages changed during the run (a concurrent install?)")
+    for death in report["kernelDeaths"][:10]:
+        print(f"  [kernel dead] {death}")
     print(
         f"  execute→complete, short scripts ({latency['count']}): p50 {latency['p50']} ms, "
         f"p99 {latency['p99']} ms, max {latency['max']} ms"
@@ -1243,6 +1532,10 @@ def print_report(report: dict[str, Any]) -> None:
     print(
         f"  gateway log ({report['gatewayLog']}): {log.get('errors')} errors, "
         f"{log.get('warnings')} warnings, {log.get('tracebacks')} tracebacks"
+    )
+    print(
+        f"  lost events by cause: {report['lostByCause']}; by kind: {report['lostByKind']}; "
+        f"executions affected: {report['executionsWithLostEvents']}"
     )
     for name, items in report["problems"].items():
         for item in items[:10]:
@@ -1260,9 +1553,22 @@ def failed(report: dict[str, Any]) -> bool:
         or report["leakedKernels"]
         or report["kernelsAfterExit"]
         or report["stoppedWorkers"]
+        or report["kernelDeaths"]
         or report["deleteErrors"]
         or report["gatewayStop"].get("crashed")
+        or report["gatewayExitedEarly"]
     )
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """Parse ``kind=weight,...`` (the kinds of ``WEIGHTS``)."""
+    mix = {}
+    for part in text.split(","):
+        kind, _, weight = part.partition("=")
+        if kind not in WEIGHTS:
+            raise argparse.ArgumentTypeError(f"unknown kind {kind!r}; kinds: {', '.join(WEIGHTS)}")
+        mix[kind] = float(weight or 1)
+    return mix
 
 
 def main() -> int:
@@ -1277,6 +1583,14 @@ def main() -> int:
         action="append",
         default=[],
         help="one more argument for the gateway (repeatable), e.g. --PditGatewayApp.max_queue=10",
+    )
+    parser.add_argument(
+        "--mix",
+        type=parse_mix,
+        default=dict(WEIGHTS),
+        help="relative weights of the script kinds, e.g. print=3,flood=1 (default: "
+        + ",".join(f"{k}={v}" for k, v in WEIGHTS.items())
+        + ")",
     )
     parser.add_argument("--verbose-log", action="store_true", help="print the gateway log's tail")
     args = parser.parse_args()

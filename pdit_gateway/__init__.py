@@ -7,6 +7,10 @@ from typing import Any
 from ._version import __version__
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "pdit-gateway"}]
+
+
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .app import PditGatewayApp
 

@@ -7,12 +7,25 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
 from traitlets import Bool, Float, Integer, Type, Unicode, default
 
 from ._version import __version__
-from .handlers import handlers
+from .errors import PditUIUnavailableError
+from .files import FileService, FileWatchers
+from .handlers import handlers, pdit_ui_handlers
+from .pdit_ui import EDIT_PREFIX, UI_PATH, editor_query, pdit_static_dir
 from .sessions import PditSessionManager, SessionOptions
 from .store import open_store
+
+#: Command-line flags of the standalone server (``pdit-gateway --pdit-ui script.py``).
+PDIT_FLAGS = {
+    "pdit-ui": (
+        {"PditGatewayApp": {"pdit_ui": True}},
+        "Serve pdit's own web client (from the installed 'pdit' package) and open it; "
+        "a script given on the command line opens in it.",
+    ),
+}
 
 
 class PditGatewayApp(ExtensionApp):
@@ -24,6 +37,7 @@ class PditGatewayApp(ExtensionApp):
     version = __version__
     extension_url = "/pdit/api/sessions"
     load_other_extensions = True
+    flags = {**ExtensionApp.flags, **PDIT_FLAGS}  # noqa: RUF012 (traitlets reads the class dict)
 
     session_manager_class = Type(
         default_value=PditSessionManager,
@@ -187,6 +201,53 @@ class PditGatewayApp(ExtensionApp):
         "(0 = ping_interval; at most ping_interval).",
     )
 
+    pdit_ui = Bool(
+        False,
+        config=True,
+        help="Serve pdit's released web client (it ships inside the 'pdit' package, which must "
+        "be installed) at /pdit/ui, and make it the landing page (flag: --pdit-ui). pdit's "
+        "client expects the server's base_url to be '/'.",
+    )
+    pdit_stream_interval = Float(
+        0.05,
+        min=0.0,
+        config=True,
+        help="Least seconds between two 'stream' messages of one statement on pdit's "
+        "/ws/session endpoint, each carrying the statement's whole output so far (0 = one per "
+        "output event); the last state is always sent before the statement's result.",
+    )
+    pdit_session_idle_timeout = Float(
+        600.0,
+        min=0.0,
+        config=True,
+        help="Seconds a session created by pdit's /ws/session endpoint may stay idle without "
+        "clients before it is culled with its kernel (0 = session_idle_timeout applies). pdit's "
+        "browser client makes a new session id on every page load.",
+    )
+    file_watch_step = Float(
+        0.05,
+        min=0.001,
+        config=True,
+        help="Seconds without further changes to a watched file before it is read and sent "
+        "to pdit clients as 'fileChanged' or 'fileDeleted'.",
+    )
+
+    @default("default_url")
+    def _default_url(self) -> str:
+        return UI_PATH if self.pdit_ui else self.extension_url
+
+    @default("file_url_prefix")
+    def _default_file_url_prefix(self) -> str:
+        return EDIT_PREFIX if self.pdit_ui else "notebooks"
+
+    @classmethod
+    def make_serverapp(cls, **kwargs: Any) -> Any:
+        """Make the standalone server's ServerApp, with this extension's flags on its command
+        line (jupyter_server passes a starter extension's aliases to it, not its flags)."""
+        serverapp = super().make_serverapp(**kwargs)
+        serverapp.flags.update(PDIT_FLAGS)
+        return serverapp
+
     def session_options(self) -> SessionOptions:
         """Return the traits that sessions run under."""
         return SessionOptions(
@@ -221,9 +282,14 @@ class PditGatewayApp(ExtensionApp):
             options=self.session_options(),
             store=open_store(self.db_path, self.log),
         )
+        root_dir = getattr(self.serverapp.contents_manager, "root_dir", None)
+        watchers = FileWatchers(self.log, step=self.file_watch_step)
         self.settings.update(
             {
                 "pdit_session_manager": manager,
+                "pdit_files": FileService(root_dir or self.serverapp.root_dir, watchers),
+                "pdit_stream_interval": self.pdit_stream_interval,
+                "pdit_session_idle_timeout": self.pdit_session_idle_timeout,
                 "pdit_max_message_size": self.max_message_size,
                 "pdit_ping_interval": self.ping_interval,
                 "pdit_ping_timeout": min(
@@ -235,16 +301,49 @@ class PditGatewayApp(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Start the session manager's maintenance task once the loop runs."""
         self.settings["pdit_session_manager"].start()
+        if self.pdit_ui and self._pdit_static_dir is not None:
+            self.log.info("pdit's editor: %s", self.pdit_ui_url())
+
+    _pdit_static_dir: str | None = None
 
     def initialize_handlers(self) -> None:
-        """Register the REST and WebSocket handlers."""
+        """Register the REST and WebSocket handlers (and pdit's web client with ``pdit_ui``)."""
         self.handlers.extend(handlers())
+        if not self.pdit_ui:
+            return
+        try:
+            self._pdit_static_dir = str(pdit_static_dir())
+        except PditUIUnavailableError as err:
+            assert self.serverapp is not None
+            if self.serverapp.starter_app is self:
+                self.log.critical("%s", err.message)
+                self.exit(1)
+            self.log.error("pdit_ui is on, but: %s", err.message)
+            return
+        self.handlers.extend(pdit_ui_handlers(self._pdit_static_dir))
+
+    def pdit_ui_url(self) -> str:
+        """Return the URL of pdit's editor, on the script given on the command line if any."""
+        serverapp: Any = self.serverapp
+        script = None
+        if serverapp.file_to_run:
+            try:
+                root = Path(self.settings["pdit_files"].root)
+                script = Path(serverapp.file_to_run).resolve().relative_to(root).as_posix()
+            except ValueError:
+                script = None
+        provider = serverapp.identity_provider
+        token = (provider.token if provider.token_generated else "...") if provider.token else None
+        return url_path_join(serverapp.connection_url, UI_PATH) + editor_query(script, token)
 
     async def stop_extension(self) -> None:
-        """Shut every session and its kernel down."""
+        """Shut every session and its kernel down, and stop the file watchers."""
         manager: Any = self.settings.get("pdit_session_manager")
         if manager is not None:
             await manager.shutdown()
+        files: Any = self.settings.get("pdit_files")
+        if files is not None:
+            await files.watchers.close()
 
 
 main = launch_new_instance = PditGatewayApp.launch_instance

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .protocol import encode
 
 if TYPE_CHECKING:
-    from .eventlog import EventLog
+    from .eventlog import EventLog, LoggedEvent
+
+#: Bytes of logged events a client writer hands to its transport at once (at least one event).
+MAX_BATCH_BYTES = 1 << 20
 
 
 class ClientGone(Exception):
@@ -18,7 +22,13 @@ class ClientGone(Exception):
 
 
 class Transport(Protocol):
-    """One client connection as the core sees it (the Tornado handler is one adapter)."""
+    """One client connection as the core sees it (the Tornado handler is one adapter).
+
+    A transport may also have ``async send_many(texts: list[str])``: send the frames in
+    order, in as few writes as it can, and wait until it has taken them all (raising
+    ``ClientGone`` if closed). Clients then stream the log in batches of up to
+    ``MAX_BATCH_BYTES`` instead of one frame at a time.
+    """
 
     async def send(self, text: str) -> None:
         """Send one frame; wait until the transport has taken it. Raise ``ClientGone`` if closed."""
@@ -76,6 +86,9 @@ class Client:
         self._replies: deque[str] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._send_many: Callable[[list[str]], Awaitable[None]] | None = getattr(
+            transport, "send_many", None
+        )
 
     def start(self) -> None:
         """Start the writer task."""
@@ -118,6 +131,13 @@ class Client:
                         self.cursor = snapshot["lastSeq"]
                         await self.transport.send(encode({"type": "resync", **snapshot}))
                         continue
+                    if batch and self._send_many is not None:
+                        batch = _first_bytes(batch, MAX_BATCH_BYTES)
+                        generation = self._generation
+                        await self._send_many([entry.text for entry in batch])
+                        if self._generation == generation:  # else a resume moved the stream
+                            self.cursor = batch[-1].seq
+                        continue
                     if batch:
                         generation = self._generation
                         for entry in batch:
@@ -148,3 +168,14 @@ class Client:
         """Wait until the writer has ended (for tests and shutdown)."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
+
+
+def _first_bytes(batch: list[LoggedEvent], limit: int) -> list[LoggedEvent]:
+    """Return the leading events of ``batch`` whose sizes add up to at most ``limit`` (at
+    least one)."""
+    total = 0
+    for count, entry in enumerate(batch):
+        total += entry.size
+        if total > limit and count:
+            return batch[:count]
+    return batch

@@ -124,3 +124,30 @@ class SessionBusyError(GatewayError):
         if self.execution_id is not None:
             event["executionId"] = self.execution_id
         return event
+
+
+class FileAccessError(GatewayError):
+    """A file API request (pdit's list, save or watch) that cannot be served; HTTP 400."""
+
+    code = "invalid-path"
+    status = 400
+
+
+class PathOutsideRootError(FileAccessError):
+    """A path outside the server's root_dir (absolute, ``..``, a symlink leading out); 403."""
+
+    code = "forbidden-path"
+    status = 403
+
+
+class FileMissingError(FileAccessError):
+    """A file or folder that does not exist; 404."""
+
+    code = "file-not-found"
+    status = 404
+
+
+class PditUIUnavailableError(GatewayError):
+    """``pdit_ui`` is on but the ``pdit`` package (its web client) is not installed."""
+
+    code = "pdit-ui-unavailable"

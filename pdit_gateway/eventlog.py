@@ -158,6 +158,13 @@ class EventLog:
             return []
         if last_seq + 1 < self.first_seq:
             return None
+        events = self._events
         start = last_seq + 1 - self.first_seq
-        stop = None if not limit else start + limit
-        return list(islice(self._events, start, stop))
+        after = len(events) - start
+        if start <= after:
+            return list(islice(events, start, start + limit if limit else None))
+        # a client near the live end (the usual case): walk from the right, not past the
+        # whole log, so following a long log costs what is new, not what is retained
+        tail = list(islice(reversed(events), after))
+        tail.reverse()
+        return tail[:limit] if limit else tail

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import struct
 from typing import Any, cast
+from urllib.parse import urlencode
 
-from jupyter_server.auth.decorator import authorized, ws_authenticated
-from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.auth.decorator import allow_unauthenticated, authorized, ws_authenticated
+from jupyter_server.base.handlers import APIHandler, FileFindHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
 from tornado import web
+from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .channel import Channel
 from .clients import ClientGone
-from .errors import GatewayError, InvalidSessionIdError, UnknownExecutionError, UnknownSessionError
+from .errors import (
+    FileAccessError,
+    GatewayError,
+    InvalidSessionIdError,
+    UnknownExecutionError,
+    UnknownSessionError,
+)
+from .files import FileService
+from .pdit_compat import PditChannel
+from .pdit_ui import UI_PATH
 from .protocol import valid_session_id
 from .sessions import PditSessionManager
 
@@ -145,9 +160,37 @@ class WebSocketTransport:
         except WebSocketClosedError:
             raise ClientGone from None
 
+    async def send_many(self, texts: list[str]) -> None:
+        """Write several frames with one socket write and wait until it is flushed.
+
+        ``write_message`` costs a task and a system call per frame, which is most of the
+        time of streaming a long log (a 10,000-event replay); here the frames are encoded
+        as ``write_message`` encodes uncompressed text (RFC 6455) and written together.
+        """
+        connection = self.handler.ws_connection
+        stream = getattr(connection, "stream", None)
+        if connection is None or connection.is_closing() or stream is None:
+            raise ClientGone
+        try:
+            await stream.write(b"".join(text_frame(text.encode()) for text in texts))
+        except StreamClosedError:
+            raise ClientGone from None
+
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Close the WebSocket."""
         self.handler.close(code, reason)
+
+
+def text_frame(payload: bytes) -> bytes:
+    """Return a final, unmasked text frame (RFC 6455 section 5.2) carrying ``payload``."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
 
 
 class ChannelHandler(
@@ -188,6 +231,9 @@ class ChannelHandler(
     def open(self, session_id: str) -> None:
         """Attach to (or create) the session and send ``welcome``."""
         # WebSocketMixin.open is not called: it would start a second, millisecond-based ping.
+        # Events are many small frames: without TCP_NODELAY, Nagle's algorithm holds each one
+        # back until the client's (delayed, ~40 ms) ACK of the previous one arrives.
+        self.set_nodelay(True)
         try:
             session = self.pdit_sessions.get_or_create(session_id)
         except GatewayError as err:
@@ -212,6 +258,158 @@ class ChannelHandler(
             self.channel = None
 
 
+# -- pdit compatibility (protocol section 6) ------------------------------------------------
+
+
+class PditSessionHandler(ChannelHandler):
+    """pdit's ``/ws/session?sessionId=…``: the same sessions, in pdit's own messages."""
+
+    pdit_channel: PditChannel | None = None
+
+    @property
+    def pdit_files(self) -> FileService:
+        """Return the file service the extension published."""
+        return cast(FileService, self.settings["pdit_files"])
+
+    @ws_authenticated
+    async def get(self) -> None:  # type: ignore[override]
+        """Authenticate (``?token=`` as pdit sends it) and validate before upgrading."""
+        self.checked_session_id(self.get_query_argument("sessionId", ""))
+        await WebSocketHandler.get(self)
+
+    def open(self) -> None:  # type: ignore[override]
+        """Attach to (or create) the session; events flow at once, without ``welcome``."""
+        try:
+            self.pdit_channel = PditChannel.connect(
+                self.pdit_sessions,
+                self.get_query_argument("sessionId"),
+                WebSocketTransport(self),
+                self.pdit_files,
+                int(self.settings["pdit_max_message_size"]),
+                self.log,
+                stream_interval=float(self.settings["pdit_stream_interval"]),
+                idle_timeout=float(self.settings["pdit_session_idle_timeout"]),
+            )
+        except GatewayError as err:
+            self.close(1008, err.message)
+
+    def on_message(self, message: str | bytes) -> None:
+        """Hand the frame to the pdit channel."""
+        if self.pdit_channel is not None:
+            self.pdit_channel.handle(message)
+
+    def on_close(self) -> None:
+        """Detach from the session and stop watching; the session and its execution go on."""
+        if self.pdit_channel is not None:
+            self.pdit_channel.close()
+            self.pdit_channel = None
+
+
+class PditTokenMixin:
+    """Read pdit's ``X-PDIT-Token`` header as jupyter_server's ``Authorization: token …``.
+
+    The server's identity provider checks it like any token. A token-authenticated request
+    is exempt from the XSRF check by jupyter_server's own rule (a browser does not add such
+    a header to a cross-site request by itself); without a token, or with a wrong one, the
+    request is refused (403) and a cookie-authenticated POST still needs its XSRF token.
+    """
+
+    request: Any
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> Any:
+        """Map the header, then let jupyter_server authenticate."""
+        token = self.request.headers.get("X-PDIT-Token")
+        if token and not self.request.headers.get("Authorization"):
+            self.request.headers["Authorization"] = f"token {token}"
+        return await super().prepare(*args, **kwargs)  # type: ignore[misc]
+
+
+def _file_error(err: FileAccessError) -> web.HTTPError:
+    return web.HTTPError(err.status, err.message)
+
+
+class ListFilesHandler(PditTokenMixin, PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
+    """pdit's ``GET /api/list-files``: the ``.py`` files under the server's root."""
+
+    auth_resource = "contents"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """Answer ``{"files": [path, …]}``, sorted by file name."""
+        files = cast(FileService, self.settings["pdit_files"])
+        self.finish(json.dumps({"files": await asyncio.to_thread(files.list_python_files)}))
+
+
+class SaveFileHandler(PditTokenMixin, PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
+    """pdit's ``POST /api/save-file {path, content}``: an atomic write inside the root."""
+
+    auth_resource = "contents"
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        """Write the file; 403 outside the root (nothing written), 404 without its folder."""
+        body = self.get_json_body()
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "the body must be a JSON object {path, content}")
+        path, content = body.get("path"), body.get("content")
+        if not isinstance(path, str) or not isinstance(content, str):
+            raise web.HTTPError(400, "'path' and 'content' must be strings")
+        files = cast(FileService, self.settings["pdit_files"])
+        try:
+            await asyncio.to_thread(files.save, path, content)
+        except FileAccessError as err:
+            raise _file_error(err) from None
+        self.finish(json.dumps({"status": "ok"}))
+
+
+class PditUIHandler(JupyterHandler):
+    """pdit's released web client: its ``index.html`` (``--pdit-ui``)."""
+
+    def initialize(self, static_dir: str) -> None:
+        """Remember where pdit's built client lies."""
+        self.static_dir = static_dir
+
+    @web.authenticated
+    def get(self) -> None:
+        """Serve the page; pdit's script reads ``?script=`` and ``?token=`` from the URL."""
+        with open(os.path.join(self.static_dir, "index.html"), encoding="utf-8") as page:
+            html = page.read()
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.finish(html)
+
+
+class PditAssetsHandler(FileFindHandler):
+    """pdit's scripts and styles at ``/assets/…``, where its page looks for them."""
+
+    # a cache of its own: FileFindHandler's is keyed by file name across every instance
+    _static_paths: dict[str, str] = {}  # noqa: RUF012
+
+
+class PditEditHandler(JupyterHandler):
+    """``/pdit/edit/<path>``: open pdit's editor on a file (what ``--pdit-ui script.py`` opens)."""
+
+    @allow_unauthenticated
+    def get(self, path: str) -> None:
+        """Redirect to the UI with ``?script=<path>``, keeping the other query arguments."""
+        params = [("script", path)]
+        for key, values in self.request.query_arguments.items():
+            if key != "script":
+                params += [(key, value.decode("utf-8", "replace")) for value in values]
+        self.redirect(url_path_join(self.base_url, UI_PATH) + "?" + urlencode(params))
+
+
+def pdit_ui_handlers(static_dir: str) -> list[tuple[Any, ...]]:
+    """Return the routes of pdit's web client (``--pdit-ui``) served from ``static_dir``."""
+    return [
+        (UI_PATH + "/?", PditUIHandler, {"static_dir": static_dir}),
+        (r"/assets/(.*)", PditAssetsHandler, {"path": os.path.join(static_dir, "assets")}),
+        (r"/pdit/edit/(.*)", PditEditHandler),
+    ]
+
+
 def handlers() -> list[tuple[str, type]]:
     """Return the URL patterns of the gateway (relative to the server's base_url)."""
     return [
@@ -219,4 +417,7 @@ def handlers() -> list[tuple[str, type]]:
         (rf"/pdit/api/sessions/{_ID}/executions/{_ID}/?", ExecutionHandler),
         (rf"/pdit/api/sessions/{_ID}/channel", ChannelHandler),
         (rf"/pdit/api/sessions/{_ID}/?", SessionHandler),
+        (r"/ws/session", PditSessionHandler),
+        (r"/api/list-files", ListFilesHandler),
+        (r"/api/save-file", SaveFileHandler),
     ]

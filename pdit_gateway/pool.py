@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from .kernel import KernelConnection, connect
+from .kernel import ActivityRecorder, KernelConnection, connect
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,8 @@ class KernelPool:
             stop_restarter = getattr(km, "stop_restarter", None)
             if stop_restarter is not None:
                 stop_restarter()
-            connection = connect(km, self.log, f"pool-{kernel_id[:8]}")
+            activity = ActivityRecorder(self.kernel_manager, kernel_id)
+            connection = connect(km, self.log, f"pool-{kernel_id[:8]}", activity)
             await connection.start(self.ready_timeout)
         except Exception:
             self._failures += 1

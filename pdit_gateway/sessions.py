@@ -27,7 +27,7 @@ from .errors import (
     UnknownSessionError,
 )
 from .eventlog import EventLog, LogBudget, isoformat, utcnow
-from .kernel import KernelConnection, Message, connect
+from .kernel import ActivityRecorder, KernelConnection, Message, connect
 from .pool import KernelPool
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
 from .runner import Execution, Runner, RunOptions, spawn
@@ -227,7 +227,8 @@ class Session:
         stop_restarter = getattr(km, "stop_restarter", None)
         if stop_restarter is not None:
             stop_restarter()
-        connection = connect(km, self.log, self.session_id)
+        activity = ActivityRecorder(self.kernel_manager, str(self.kernel_id))
+        connection = connect(km, self.log, self.session_id, activity)
         try:
             await connection.start(self.options.kernel_ready_timeout)
         except BaseException:

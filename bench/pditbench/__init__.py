@@ -1,0 +1,1 @@
+"""The side-by-side performance benchmark behind ``bench/run.py`` (see docs/performance.md)."""

@@ -1,0 +1,291 @@
+/**
+ * What the pdit view shows, built from the session's events: each statement's lines,
+ * state and outputs. Pure (no DOM, no JupyterLab), so replaying the same events, or
+ * applying a `resync` snapshot, gives the same picture.
+ */
+import {
+  ClientEvent,
+  ExecutionSnapshot,
+  ExpressionInfo,
+  FINAL_STATUSES,
+  OutputItem,
+  ResultEvent,
+  SessionSnapshot,
+  Signal
+} from './client';
+
+export type StatementState =
+  'queued' | 'running' | 'done' | 'error' | 'cancelled';
+
+export interface IStatement {
+  /** `executionId:index`: a new run of the same lines is a new statement. */
+  readonly key: string;
+  readonly executionId: string;
+  readonly index: number;
+  readonly lineStart: number;
+  readonly lineEnd: number;
+  state: StatementState;
+  /** The outputs so far; an item changed by an event is a new object. */
+  outputs: OutputItem[];
+  durationMs?: number;
+  executionCount?: number | null;
+  /** Grows on every change. */
+  version: number;
+  /** `clear_output(wait=True)` received: clear at the next output. */
+  pendingClear: boolean;
+}
+
+interface IExecutionRecord {
+  status: string;
+  keys: Map<number, string>;
+}
+
+export class OutputModel {
+  /** Emits after each applied event that changed something. */
+  readonly changed = new Signal<void>();
+
+  /** The statements, ordered by their first line. */
+  get statements(): IStatement[] {
+    return [...this._statements.values()].sort(
+      (a, b) => a.lineStart - b.lineStart || a.lineEnd - b.lineEnd
+    );
+  }
+
+  statement(key: string): IStatement | undefined {
+    return this._statements.get(key);
+  }
+
+  /** Ids of executions that are queued or running. */
+  get activeExecutions(): string[] {
+    return [...this._executions.entries()]
+      .filter(([, record]) => !FINAL_STATUSES.has(record.status))
+      .map(([id]) => id);
+  }
+
+  /** Forget everything (a new session). */
+  clear(): void {
+    this._statements.clear();
+    this._executions.clear();
+    this.changed.emit();
+  }
+
+  apply(event: ClientEvent): void {
+    if (this._apply(event)) {
+      this.changed.emit();
+    }
+  }
+
+  private _apply(event: ClientEvent): boolean {
+    switch (event.type) {
+      case 'queued':
+        this._record(event.executionId).status = 'queued';
+        return true;
+      case 'expressions':
+        this._record(event.executionId).status = 'running';
+        this._start(event.executionId, event.expressions);
+        return true;
+      case 'running': {
+        const st = this._find(event);
+        if (st) {
+          st.state = 'running';
+          st.outputs = [];
+          st.pendingClear = false;
+          st.version++;
+        }
+        return st !== undefined;
+      }
+      case 'stream': {
+        const st = this._find(event);
+        if (!st) {
+          return false;
+        }
+        this._applyPendingClear(st);
+        const last = st.outputs[st.outputs.length - 1];
+        if (last !== undefined && last.type === event.name) {
+          st.outputs = [
+            ...st.outputs.slice(0, -1),
+            { type: event.name, content: last.content + event.text }
+          ];
+        } else {
+          st.outputs = [
+            ...st.outputs,
+            { type: event.name, content: event.text }
+          ];
+        }
+        st.version++;
+        return true;
+      }
+      case 'display': {
+        const displayId = event.displayId ?? event.output.displayId;
+        if (event.update) {
+          let found = false;
+          for (const st of this._statements.values()) {
+            if (st.outputs.some(o => o.displayId === displayId)) {
+              st.outputs = st.outputs.map(o =>
+                o.displayId === displayId ? event.output : o
+              );
+              st.version++;
+              found = true;
+            }
+          }
+          return found;
+        }
+        const st = this._find(event);
+        if (!st) {
+          return false;
+        }
+        this._applyPendingClear(st);
+        st.outputs = [...st.outputs, event.output];
+        st.version++;
+        return true;
+      }
+      case 'clear': {
+        const st = this._find(event);
+        if (!st) {
+          return false;
+        }
+        if (event.wait) {
+          st.pendingClear = true;
+        } else {
+          st.outputs = [];
+          st.version++;
+        }
+        return true;
+      }
+      case 'result':
+        return this._result(event);
+      case 'cancelled': {
+        const record = this._executions.get(event.executionId);
+        for (const expr of event.expressions) {
+          const st = this._statements.get(record?.keys.get(expr.index) ?? '');
+          if (st && (st.state === 'queued' || st.state === 'running')) {
+            st.state = 'cancelled';
+            st.version++;
+          }
+        }
+        return true;
+      }
+      case 'complete':
+        this._end(event.executionId, event.status);
+        return true;
+      case 'resync':
+        this._resync(event);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private _record(executionId: string): IExecutionRecord {
+    let record = this._executions.get(executionId);
+    if (record === undefined) {
+      record = { status: 'queued', keys: new Map() };
+      this._executions.set(executionId, record);
+    }
+    return record;
+  }
+
+  /** New statements replace the statements they overlap. */
+  private _start(executionId: string, expressions: ExpressionInfo[]): void {
+    const record = this._record(executionId);
+    for (const expr of expressions) {
+      for (const [key, st] of this._statements) {
+        if (st.lineStart <= expr.lineEnd && expr.lineStart <= st.lineEnd) {
+          this._statements.delete(key);
+        }
+      }
+      const key = `${executionId}:${expr.index}`;
+      record.keys.set(expr.index, key);
+      this._statements.set(key, {
+        key,
+        executionId,
+        index: expr.index,
+        lineStart: expr.lineStart,
+        lineEnd: expr.lineEnd,
+        state: 'queued',
+        outputs: [],
+        version: 0,
+        pendingClear: false
+      });
+    }
+  }
+
+  private _find(event: {
+    executionId: string;
+    index: number;
+  }): IStatement | undefined {
+    const key = this._executions.get(event.executionId)?.keys.get(event.index);
+    return key === undefined ? undefined : this._statements.get(key);
+  }
+
+  private _applyPendingClear(st: IStatement): void {
+    if (st.pendingClear) {
+      st.outputs = [];
+      st.pendingClear = false;
+    }
+  }
+
+  private _result(event: ResultEvent): boolean {
+    const st = this._find(event);
+    if (!st) {
+      return false;
+    }
+    st.outputs = event.output;
+    st.state = event.status === 'ok' ? 'done' : 'error';
+    st.durationMs = event.durationMs;
+    st.executionCount = event.executionCount;
+    st.pendingClear = false;
+    st.version++;
+    return true;
+  }
+
+  /** The execution ended: what did not run is cancelled. */
+  private _end(executionId: string, status: string): void {
+    const record = this._record(executionId);
+    record.status = status;
+    for (const key of record.keys.values()) {
+      const st = this._statements.get(key);
+      if (st && (st.state === 'queued' || st.state === 'running')) {
+        st.state = 'cancelled';
+        st.version++;
+      }
+    }
+  }
+
+  private _resync(snapshot: SessionSnapshot): void {
+    this._statements.clear();
+    this._executions.clear();
+    for (const execution of snapshot.executions) {
+      this._applySnapshot(execution);
+    }
+  }
+
+  private _applySnapshot(execution: ExecutionSnapshot): void {
+    const id = execution.executionId;
+    this._record(id).status = execution.status;
+    if (execution.expressions.length === 0) {
+      return;
+    }
+    this._start(id, execution.expressions);
+    for (const result of Object.values(execution.results)) {
+      this._result({ ...result, executionId: id });
+    }
+    if (execution.running) {
+      const st = this._find({
+        executionId: id,
+        index: execution.running.index
+      });
+      if (st) {
+        st.state = 'running';
+        st.outputs = execution.running.output;
+        st.version++;
+      }
+    }
+    if (FINAL_STATUSES.has(execution.status)) {
+      this._end(id, execution.status);
+    }
+  }
+
+  private _statements = new Map<string, IStatement>();
+  private _executions = new Map<string, IExecutionRecord>();
+}

@@ -1,0 +1,497 @@
+/**
+ * The pdit view of a `.py` file: JupyterLab's code editor on the left, each statement's
+ * outputs on the right at the height of its first line (below its last line when the
+ * view is narrow), fed by the gateway session of the file.
+ */
+import { CodeEditor, CodeEditorWrapper } from '@jupyterlab/codeeditor';
+import { CodeMirrorEditor } from '@jupyterlab/codemirror';
+import {
+  ABCWidgetFactory,
+  DocumentRegistry,
+  DocumentWidget
+} from '@jupyterlab/docregistry';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ServerConnection } from '@jupyterlab/services';
+import { Toolbar } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import { Panel, Widget } from '@lumino/widgets';
+import {
+  ISignal as ILuminoSignal,
+  Signal as LuminoSignal
+} from '@lumino/signaling';
+import {
+  ClientEvent,
+  ConnectionState,
+  IPditClientOptions,
+  KernelState,
+  PditClient
+} from './client';
+import { IStatement, OutputModel } from './model';
+import { renderItem } from './render';
+import { optionsFromServerSettings } from './settings';
+import { sessionIdForPath } from './sessionid';
+import {
+  lineStatesExtension,
+  setLineStates,
+  setSlots,
+  slotsExtension
+} from './slots';
+
+/** Below this width (px) outputs go under their statement instead of beside it. */
+export const NARROW_WIDTH = 640;
+/** Vertical gap (px) between two stacked outputs in the side column. */
+const GAP = 4;
+
+interface IRenderedStatement {
+  node: HTMLElement;
+  status: HTMLElement;
+  version: number;
+  items: { item: unknown; node: HTMLElement; dispose: () => void }[];
+}
+
+export namespace PditView {
+  export interface IOptions {
+    context: DocumentRegistry.IContext<DocumentRegistry.ICodeModel>;
+    rendermime: IRenderMimeRegistry;
+    editorFactory: CodeEditor.Factory;
+    serverSettings: ServerConnection.ISettings;
+    /** Extra client options (tests, timing). */
+    clientOptions?: Partial<IPditClientOptions>;
+  }
+}
+
+export class PditView extends Panel {
+  constructor(options: PditView.IOptions) {
+    super();
+    this.addClass('jp-pdit-View');
+    this._context = options.context;
+    this._rendermime = options.rendermime;
+    this._serverSettings = options.serverSettings;
+    this._clientOptions = options.clientOptions ?? {};
+    this._context.model.mimeType = 'text/x-ipython';
+    this._editorWidget = new CodeEditorWrapper({
+      factory: options.editorFactory,
+      model: this._context.model,
+      editorOptions: { config: { lineNumbers: true } }
+    });
+    this._editorWidget.addClass('jp-pdit-editor');
+    this._outputs = new Widget();
+    this._outputs.addClass('jp-pdit-outputs');
+    this.addWidget(this._editorWidget);
+    this.addWidget(this._outputs);
+    const cm = this._editorWidget.editor as CodeMirrorEditor;
+    cm.injectExtension(slotsExtension(() => this._scheduleLayout()));
+    cm.injectExtension(lineStatesExtension());
+    this._model.changed.connect(() => this._scheduleRender());
+    this._resizeObserver = new ResizeObserver(() => this._scheduleLayout());
+    this._connect();
+    this._context.pathChanged.connect(this._onPathChanged, this);
+  }
+
+  get editor(): CodeEditor.IEditor {
+    return this._editorWidget.editor;
+  }
+
+  get client(): PditClient {
+    return this._client!;
+  }
+
+  get model(): OutputModel {
+    return this._model;
+  }
+
+  get sessionId(): string {
+    return sessionIdForPath(this._context.path);
+  }
+
+  /** Emits when the connection or the kernel state changes. */
+  get statusChanged(): ILuminoSignal<this, void> {
+    return this._statusChanged;
+  }
+
+  get connectionState(): ConnectionState {
+    return this._client?.state ?? 'closed';
+  }
+
+  get kernelState(): KernelState | null {
+    return this._client?.kernelState ?? null;
+  }
+
+  /** Run the whole file. */
+  runAll(): void {
+    this._execute();
+  }
+
+  /** Run the statement(s) at the cursor, or overlapping the selection. */
+  runCurrent(): void {
+    const selection = this.editor.getSelection();
+    const from = Math.min(selection.start.line, selection.end.line);
+    let to = Math.max(selection.start.line, selection.end.line);
+    const end =
+      selection.start.line <= selection.end.line
+        ? selection.end
+        : selection.start;
+    if (to > from && end.column === 0) {
+      to--; // a selection ending at the start of a line does not take that line
+    }
+    this._execute({ from: from + 1, to: to + 1 });
+  }
+
+  /** Stop the running execution (the queued ones go on). */
+  interrupt(): void {
+    this._client?.interrupt();
+  }
+
+  /** Cancel every queued and running execution of the session. */
+  cancel(): void {
+    for (const id of this._model.activeExecutions) {
+      this._client?.cancel(id);
+    }
+  }
+
+  /** Cancel everything and restart the kernel (`reset`): the namespace is cleared. */
+  restartKernel(): void {
+    this._client?.reset();
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._disconnect();
+    this._resizeObserver.disconnect();
+    if (this._frame !== 0) {
+      cancelAnimationFrame(this._frame);
+    }
+    for (const rendered of this._rendered.values()) {
+      rendered.items.forEach(item => item.dispose());
+    }
+    this._rendered.clear();
+    super.dispose();
+  }
+
+  protected onActivateRequest(msg: Message): void {
+    this.editor.focus?.();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this._scheduleLayout();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._scheduleLayout();
+  }
+
+  protected onResize(msg: Widget.ResizeMessage): void {
+    super.onResize(msg);
+    this._scheduleLayout();
+  }
+
+  private _execute(lineRange?: { from: number; to: number }): void {
+    if (!this._client) {
+      return;
+    }
+    const script = this._context.model.sharedModel.getSource();
+    const name = this._context.path.split('/').pop() ?? this._context.path;
+    this._client.execute(script, {
+      scriptName: name,
+      ...(lineRange ? { lineRange } : {})
+    });
+  }
+
+  // -- the session -----------------------------------------------------------------
+
+  private _connect(): void {
+    const client = new PditClient({
+      ...optionsFromServerSettings(this._serverSettings, this.sessionId),
+      replay: 'all',
+      ...this._clientOptions
+    });
+    this._client = client;
+    client.stateChanged.connect(() => this._statusChanged.emit());
+    client.kernelStateChanged.connect(() => this._statusChanged.emit());
+    client.errorReceived.connect(error =>
+      console.warn('pdit:', error.code, error.message)
+    );
+    const events = client.subscribe();
+    this._events = events;
+    void (async () => {
+      for await (const event of events) {
+        this._model.apply(event as ClientEvent);
+      }
+    })();
+    this._statusChanged.emit();
+  }
+
+  private _disconnect(): void {
+    void this._events?.return?.();
+    this._events = null;
+    this._client?.dispose();
+    this._client = null;
+  }
+
+  private _onPathChanged(): void {
+    this._disconnect();
+    this._model.clear();
+    this._connect();
+  }
+
+  // -- rendering ---------------------------------------------------------------------
+
+  private _scheduleRender(): void {
+    this._renderPending = true;
+    this._scheduleLayout();
+  }
+
+  private _scheduleLayout(): void {
+    if (this._frame === 0 && !this.isDisposed) {
+      this._frame = requestAnimationFrame(() => {
+        this._frame = 0;
+        if (this._renderPending) {
+          this._renderPending = false;
+          this._render();
+        }
+        this._placeOutputs();
+      });
+    }
+  }
+
+  private _render(): void {
+    const statements = this._model.statements;
+    const keys = new Set(statements.map(st => st.key));
+    for (const [key, rendered] of this._rendered) {
+      if (!keys.has(key)) {
+        rendered.items.forEach(item => item.dispose());
+        this._resizeObserver.unobserve(rendered.node);
+        rendered.node.remove();
+        this._rendered.delete(key);
+      }
+    }
+    for (const st of statements) {
+      let rendered = this._rendered.get(st.key);
+      if (rendered === undefined) {
+        rendered = this._createStatementNode(st);
+        this._rendered.set(st.key, rendered);
+        this._resizeObserver.observe(rendered.node);
+      } else if (rendered.version === st.version) {
+        continue;
+      }
+      this._updateStatementNode(st, rendered);
+    }
+  }
+
+  private _createStatementNode(st: IStatement): IRenderedStatement {
+    const node = document.createElement('div');
+    node.className = 'jp-pdit-statement';
+    this._lineAttributes(node, st);
+    node.dataset.pditExecutionId = st.executionId;
+    const status = document.createElement('div');
+    status.className = 'jp-pdit-status';
+    this._lineAttributes(status, st);
+    node.appendChild(status);
+    return { node, status, version: -1, items: [] };
+  }
+
+  private _lineAttributes(node: HTMLElement, st: IStatement): void {
+    node.setAttribute('data-pdit-line-start', String(st.lineStart));
+    node.setAttribute('data-pdit-line-end', String(st.lineEnd));
+  }
+
+  private _updateStatementNode(
+    st: IStatement,
+    rendered: IRenderedStatement
+  ): void {
+    rendered.version = st.version;
+    const node = rendered.node;
+    node.dataset.pditState = st.state;
+    for (const state of ['queued', 'running', 'done', 'error', 'cancelled']) {
+      node.classList.toggle(`jp-pdit-mod-${state}`, st.state === state);
+    }
+    node.classList.toggle('jp-pdit-mod-empty', st.outputs.length === 0);
+    const lines =
+      st.lineStart === st.lineEnd
+        ? `line ${st.lineStart}`
+        : `lines ${st.lineStart}–${st.lineEnd}`;
+    const label: Record<string, string> = {
+      queued: 'queued',
+      running: 'running…',
+      done:
+        st.durationMs !== undefined
+          ? `${formatDuration(st.durationMs)}`
+          : 'done',
+      error: 'error',
+      cancelled: 'cancelled'
+    };
+    rendered.status.textContent = `${label[st.state]}`;
+    rendered.status.title = `${lines}: ${st.state}`;
+    // Re-render only the items that changed (a stream delta changes the last one).
+    const items = rendered.items;
+    for (let i = 0; i < st.outputs.length; i++) {
+      const item = st.outputs[i];
+      if (items[i]?.item === item) {
+        continue;
+      }
+      const next = { item, ...renderItem(this._rendermime, item) };
+      this._lineAttributes(next.node, st);
+      if (items[i] !== undefined) {
+        items[i].dispose();
+        node.replaceChild(next.node, items[i].node);
+      } else {
+        node.appendChild(next.node);
+      }
+      items[i] = next;
+    }
+    for (const extra of items.splice(st.outputs.length)) {
+      extra.dispose();
+      extra.node.remove();
+    }
+  }
+
+  // -- layout ---------------------------------------------------------------------
+
+  private _placeOutputs(): void {
+    if (!this.isAttached || !this.isVisible) {
+      return;
+    }
+    const narrow =
+      this.node.clientWidth > 0 && this.node.clientWidth < NARROW_WIDTH;
+    this.toggleClass('jp-pdit-mod-narrow', narrow);
+    const view = (this._editorWidget.editor as CodeMirrorEditor).editor;
+    const statements = this._model.statements;
+    const doc = view.state.doc;
+    const marked = statements.filter(st => st.state !== 'done');
+    const lineStates = marked
+      .map(st => `${st.lineStart}-${st.lineEnd}:${st.state}`)
+      .join(',');
+    if (lineStates !== this._lineStates) {
+      this._lineStates = lineStates;
+      view.dispatch({ effects: setLineStates.of(marked) });
+    }
+    if (narrow) {
+      const slots = statements
+        .filter(st => this._rendered.has(st.key))
+        .map(st => ({
+          pos: doc.line(Math.min(Math.max(st.lineEnd, 1), doc.lines)).to,
+          dom: this._rendered.get(st.key)!.node
+        }));
+      const signature =
+        slots.map(s => `${s.pos}`).join(',') + `|${slots.length}`;
+      const sameNodes =
+        slots.length === this._slotNodes.length &&
+        slots.every((s, i) => s.dom === this._slotNodes[i]);
+      if (signature !== this._slotSignature || !sameNodes) {
+        this._slotSignature = signature;
+        this._slotNodes = slots.map(s => s.dom);
+        view.dispatch({ effects: setSlots.of(slots) });
+      }
+      return;
+    }
+    if (this._slotNodes.length > 0) {
+      this._slotSignature = '';
+      this._slotNodes = [];
+      view.dispatch({ effects: setSlots.of([]) });
+    }
+    const column = this._outputs.node;
+    const columnTop = column.getBoundingClientRect().top;
+    const documentTop = view.documentTop;
+    let bottom = 0;
+    for (const st of statements) {
+      const rendered = this._rendered.get(st.key);
+      if (!rendered) {
+        continue;
+      }
+      if (rendered.node.parentElement !== column) {
+        column.appendChild(rendered.node);
+      }
+      const line = doc.line(Math.min(Math.max(st.lineStart, 1), doc.lines));
+      const lineTop = view.lineBlockAt(line.from).top + documentTop - columnTop;
+      const top = Math.max(lineTop, bottom === 0 ? 0 : bottom + GAP);
+      rendered.node.style.top = `${Math.round(top)}px`;
+      bottom = top + rendered.node.offsetHeight;
+    }
+    column.style.minHeight = `${Math.ceil(bottom)}px`;
+  }
+
+  private _context: DocumentRegistry.IContext<DocumentRegistry.ICodeModel>;
+  private _rendermime: IRenderMimeRegistry;
+  private _serverSettings: ServerConnection.ISettings;
+  private _clientOptions: Partial<IPditClientOptions>;
+  private _editorWidget: CodeEditorWrapper;
+  private _outputs: Widget;
+  private _model = new OutputModel();
+  private _client: PditClient | null = null;
+  private _events: AsyncIterableIterator<ClientEvent> | null = null;
+  private _rendered = new Map<string, IRenderedStatement>();
+  private _resizeObserver: ResizeObserver;
+  private _frame = 0;
+  private _renderPending = false;
+  private _slotSignature = '';
+  private _lineStates = '';
+  private _slotNodes: HTMLElement[] = [];
+  private _statusChanged = new LuminoSignal<this, void>(this);
+}
+
+function formatDuration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The toolbar item that shows the kernel and connection states. */
+export class PditStatus extends Widget {
+  constructor(private _view: PditView) {
+    super();
+    this.addClass('jp-pdit-toolbar-status');
+    _view.statusChanged.connect(this._update, this);
+    this._update();
+  }
+
+  private _update(): void {
+    const kernel = this._view.kernelState ?? 'unknown';
+    const connection = this._view.connectionState;
+    this.node.dataset.pditKernelState = kernel;
+    this.node.dataset.pditConnectionState = connection;
+    this.node.textContent = `Kernel: ${kernel} · ${connection}`;
+    this.node.title = `pdit session ${this._view.sessionId}`;
+  }
+}
+
+export class PditDocumentWidget extends DocumentWidget<
+  PditView,
+  DocumentRegistry.ICodeModel
+> {}
+
+export namespace PditWidgetFactory {
+  export interface IOptions extends DocumentRegistry.IWidgetFactoryOptions<PditDocumentWidget> {
+    rendermime: IRenderMimeRegistry;
+    editorFactory: CodeEditor.Factory;
+    serverSettings: ServerConnection.ISettings;
+    /** Fills each new widget's toolbar. */
+    populateToolbar: (toolbar: Toolbar<Widget>, view: PditView) => void;
+  }
+}
+
+/** The "pdit" widget factory for Python files. */
+export class PditWidgetFactory extends ABCWidgetFactory<
+  PditDocumentWidget,
+  DocumentRegistry.ICodeModel
+> {
+  constructor(private _options: PditWidgetFactory.IOptions) {
+    super(_options);
+  }
+
+  protected createNewWidget(
+    context: DocumentRegistry.IContext<DocumentRegistry.ICodeModel>
+  ): PditDocumentWidget {
+    const content = new PditView({
+      context,
+      rendermime: this._options.rendermime,
+      editorFactory: this._options.editorFactory,
+      serverSettings: this._options.serverSettings
+    });
+    const widget = new PditDocumentWidget({ context, content });
+    widget.addClass('jp-pdit-DocumentWidget');
+    this._options.populateToolbar(widget.toolbar, content);
+    return widget;
+  }
+}

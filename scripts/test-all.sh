@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up a fresh machine (Python 3.11, pip, node/npm, apt as root) and run every test:
+# the Python suite with real kernels and servers, the TypeScript client's unit and integration
+# tests, and the browser tests in Debian's Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -q && apt-get install -y -q chromium
+    else
+        sudo apt-get update -q && sudo apt-get install -y -q chromium
+    fi
+fi
+
+# the package, its test dependencies, and the JupyterLab extension (built by the install)
+pip install -q -e '.[test]'
+# jlpm (JupyterLab's yarn) for the TypeScript tests
+pip install -q 'jupyterlab>=4.6,<5'
+
+(cd labextension && jlpm install && jlpm typecheck && jlpm test && jlpm test:integration)
+
+# Playwright keeps its own event loop for the whole session, which pytest-jupyter's loop
+# fixtures cannot share: the browser tests run in a pytest process of their own.
+python -m pytest -p no:cacheprovider --ignore=tests/browser "$@"
+PDIT_BROWSER_TESTS=1 python -m pytest -p no:cacheprovider tests/browser "$@"
