@@ -10,9 +10,9 @@ random token. One worker per session runs, back to back, a random mix of scripts
 are known in advance (prints, expressions, errors, infinite loops ended by the execution
 timeout, loops that ignore the interrupt so the kernel is restarted, cancels, and output floods
 that overflow the event log) and drops its socket at random moments, then reconnects and sends
-``resume {lastSeq}``. The process exits with status 1 when an event was lost, an execution hung,
-an execution ended with an unexpected status, the protocol was broken, or a kernel outlived its
-session or the gateway.
+``resume {lastSeq}``. The process exits with status 1 when an event was lost, an execution hung
+or ended with an unexpected status, the protocol was broken, a kernel died or outlived its
+session or the gateway, or the gateway stopped before the end.
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 CONNECT_TIMEOUT = 30.0  # open a socket and get its welcome
 START_TIMEOUT = 60.0  # the gateway answers HTTP
 WARMUP_TIMEOUT = 180.0  # every session's kernel is up and ran a first script
-HANG_MIN = 60.0  # an execution without its complete after this long is a hang, unless
-HANG_MARGIN = (
-    15.0  # its own bound (timeout + interrupt_grace + kernel_ready_timeout) + this is longer
-)
+#: An execution without its complete after the longer of HANG_MIN and its own bound (its
+#: timeout + interrupt_grace + kernel_ready_timeout) + HANG_MARGIN is a hang.
+HANG_MIN = 60.0
+HANG_MARGIN = 15.0
 RECOVER_TIMEOUT = 20.0  # after a hang: wait this long for the cancel to end it
 HTTP_TIMEOUT = 60.0  # one REST request (a DELETE waits for the kernel shutdown)
 KERNELS_GONE_TIMEOUT = 30.0  # after the DELETEs: kernel processes must be gone by then
@@ -501,7 +501,6 @@ class Gateway:
                 env=env,
                 preexec_fn=die_with_parent,
             )
-        self.args = args
 
     async def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT

@@ -63,8 +63,8 @@ class PditGatewayApp(ExtensionApp):
         4.0,
         min=0.0,
         config=True,
-        help="Seconds to wait for a statement's remaining output after the kernel replied "
-        "(0 = wait as long as it takes).",
+        help="Seconds without output after which a statement the kernel has replied to is "
+        "finished with what arrived (0 = wait as long as it takes).",
     )
     max_queue = Integer(
         100,

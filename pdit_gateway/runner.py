@@ -322,6 +322,12 @@ class Runner:
                     self.options.iopub_timeout, self._idle_timed_out, run
                 )
             return
+        if run.idle_timer is not None:
+            # output is still arriving: the timeout counts quiet time, not time since the reply
+            run.idle_timer.cancel()
+            run.idle_timer = asyncio.get_running_loop().call_later(
+                self.options.iopub_timeout, self._idle_timed_out, run
+            )
         msg_type = msg["header"]["msg_type"]
         if msg_type == "status":
             if msg["content"].get("execution_state") == "idle":
