@@ -128,11 +128,14 @@ class PditGatewayApp(ExtensionApp):
         True, config=True, help="Restart a session's kernel when it dies (its namespace is lost)."
     )
     pipeline_depth = Integer(
-        0,
+        2,
         min=0,
         config=True,
-        help="Statements of one execution sent to the kernel ahead of their turn "
-        "(0 = all; 1 = one at a time).",
+        help="Statements of one execution in the kernel at once: the running one and those "
+        "queued behind it (0 = all at once; 1 = one at a time). With 2 the kernel never waits "
+        "for the gateway, and a statement after a failed one is always still queued in the "
+        "kernel, so the kernel's stop_on_error aborts it; with more, requests still in flight "
+        "when a statement fails can run.",
     )
     event_log_bytes = Integer(
         16 * 1024 * 1024,

@@ -51,7 +51,7 @@ class SessionOptions:
     kernel_ready_timeout: float = 60.0
     kernel_poll_interval: float = 1.0
     restart_dead_kernels: bool = True
-    pipeline_depth: int = 0
+    pipeline_depth: int = 2
     max_client_replies: int = 1000
     event_log_bytes: int = 0
     event_log_total_bytes: int = 0
