@@ -53,6 +53,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--json", type=Path, default=HERE / "results" / "latest.json", help="raw numbers"
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNGs (no matplotlib)")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        help="measure nothing: rewrite the report and plots from a run's JSON file",
+    )
     parser.add_argument("--no-pdit", action="store_true", help="leave pdit 0.7.0 out")
     parser.add_argument("--pdit-venv", type=Path, default=HERE / ".venv-pdit")
     parser.add_argument("--statements", type=int, default=defaults.statements)
@@ -207,6 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     out = args.out.resolve()
     img_dir = None if args.no_plots else (args.img_dir or out.parent / "img").resolve()
+    if args.from_json is not None:
+        results = json.loads(args.from_json.read_text())
+        if img_dir is not None:
+            report.plot_all(results, img_dir)
+        report.write(results, out, img_dir)
+        measure.note(f"rewrote {out} from {args.from_json}")
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="pdit-bench-"))
     # every kernel of the run (all inherit it) keeps its IPython history in one database of
     # the run's own, so kernels elsewhere on the machine do not contend for its SQLite lock

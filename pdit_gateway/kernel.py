@@ -66,13 +66,13 @@ class ActivityRecorder:
     ``execution_state`` for its REST API and its idle culler: that was about 40% of the
     gateway's CPU time per statement. A session's connection decodes every iopub message
     anyway, so it stops that watcher and applies the same rules (the server's
-    ``track_message_type``) itself.
+    ``untracked_message_types``) itself.
 
     Parameters
     ----------
     kernel_manager : MappingKernelManager
         The server's kernel manager; without ``stop_watching_activity`` and
-        ``track_message_type`` nothing is changed.
+        ``untracked_message_types`` nothing is changed.
     kernel_id : str
         The kernel whose activity is recorded.
     """
@@ -81,12 +81,13 @@ class ActivityRecorder:
         self.kernel_manager = kernel_manager
         self.kernel_id = kernel_id
         self.kernel: Any = None
+        self._untracked: frozenset[str] = frozenset()
 
     def take_over(self) -> None:
         """Stop the server's watcher of this kernel; :meth:`record` does its work from now on."""
         manager = self.kernel_manager
         if not hasattr(manager, "stop_watching_activity") or not hasattr(
-            manager, "track_message_type"
+            manager, "untracked_message_types"
         ):
             return
         try:
@@ -94,6 +95,8 @@ class ActivityRecorder:
         except KeyError:
             return
         manager.stop_watching_activity(self.kernel_id)
+        # the server's track_message_type(t) is "t not in untracked_message_types"
+        self._untracked = frozenset(manager.untracked_message_types)
         self.kernel = kernel
 
     def record(self, msg: Message) -> None:
@@ -101,17 +104,19 @@ class ActivityRecorder:
         kernel = self.kernel
         if kernel is None:
             return
-        track = self.kernel_manager.track_message_type
+        untracked = self._untracked
         msg_type = msg["header"]["msg_type"]
         parent_type = (msg.get("parent_header") or {}).get("msg_type")
-        if track(msg_type) or track(parent_type) or kernel.execution_state == "busy":
+        tracked_parent = parent_type not in untracked
+        if msg_type not in untracked or tracked_parent or kernel.execution_state == "busy":
             self.kernel_manager.last_kernel_activity = kernel.last_activity = datetime.now(
                 timezone.utc
             )
         if msg_type == "status":
             state = msg["content"].get("execution_state")
-            if track(parent_type):
-                kernel.execution_state = state
+            if tracked_parent:
+                if state != kernel.execution_state:
+                    kernel.execution_state = state
             elif kernel.execution_state == "starting" and state != "starting":
                 kernel.execution_state = "idle"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import start_new_async_kernel
+from tornado.httpclient import HTTPClientError
 
 from .clients import (
     Deadline,
@@ -93,8 +94,9 @@ async def statements(
     -------
     dict
         ``{"n", "rounds", "runs": {variant: [seconds per run]}, "server_cpu": {variant:
-        [CPU seconds the server process used during each run]}}`` (jupyter_server's variants
-        run in the gateway's own server process).
+        [CPU seconds the server process used during each run]}, "client_cpu": {variant:
+        [CPU seconds of the benchmark process itself]}}`` (jupyter_server's variants run in
+        the gateway's own server process).
     """
     n = opts.statements
     codes = trivial_statements(n)
@@ -124,12 +126,15 @@ async def statements(
         await run(-1)
     runs: dict[str, list[float]] = {name: [] for name, _ in variants}
     cpu: dict[str, list[float]] = {name: [] for name, _ in variants if name in SERVER_OF}
+    client_cpu: dict[str, list[float]] = {name: [] for name, _ in variants}
     servers = {"gateway": gateway, "pdit": pdit}
     for r in range(opts.rounds):
         for name, run in rotated(variants, r):
             server = servers[SERVER_OF[name]] if name in SERVER_OF else None
             before = server.cpu() if server is not None else 0.0
+            client_before = time.process_time()
             runs[name].append((await run(r)).elapsed)
+            client_cpu[name].append(time.process_time() - client_before)
             if server is not None:
                 cpu[name].append(server.cpu() - before)
         note(
@@ -140,7 +145,13 @@ async def statements(
     wire.close()
     if pdit_wire is not None:
         pdit_wire.close()
-    return {"n": n, "rounds": opts.rounds, "runs": runs, "server_cpu": cpu}
+    return {
+        "n": n,
+        "rounds": opts.rounds,
+        "runs": runs,
+        "server_cpu": cpu,
+        "client_cpu": client_cpu,
+    }
 
 
 # -- (b) streaming output -------------------------------------------------------------------------
@@ -270,9 +281,17 @@ async def _pool_ready(gateway: GatewayServer, busy: set[str]) -> None:
     deadline = time.monotonic() + POOL_TIMEOUT
     seen: dict[str, float] = {}
     while time.monotonic() < deadline:
-        sessions = await gateway.request("GET", "/pdit/api/sessions")
+        try:
+            sessions = await gateway.request("GET", "/pdit/api/sessions")
+            kernels = await gateway.request("GET", "/api/kernels")
+        except HTTPClientError as err:
+            # jupyter_server answers 500 to GET /api/kernels while a kernel it started has
+            # no last_activity yet (a moment between the start and its bookkeeping)
+            if err.code != 500:
+                raise
+            await asyncio.sleep(0.1)
+            continue
         used = {s["kernel"]["id"] for s in sessions} | busy
-        kernels = await gateway.request("GET", "/api/kernels")
         now = time.monotonic()
         for k in kernels:
             if k["id"] in used:
@@ -442,12 +461,14 @@ async def concurrency(opts: Options, workdir: Path) -> dict[str, Any]:
         rounds = []
         latencies: list[float] = []
         for r in range(opts.concurrent_rounds):
+            cpu_before = gateway.cpu()
             start = time.perf_counter()
             results = await asyncio.gather(
                 *(gateway_run(w, script, f"d{r}", collect=True, timeout=900) for w in wires),
                 return_exceptions=True,
             )
             wall = time.perf_counter() - start
+            gateway_cpu = gateway.cpu() - cpu_before
             ok = [res for res in results if isinstance(res, Run)]
             failures = [repr(res) for res in results if not isinstance(res, Run)]
             round_latencies = [
@@ -462,6 +483,7 @@ async def concurrency(opts: Options, workdir: Path) -> dict[str, Any]:
                     "completed": len(ok),
                     "failures": failures[:5],
                     "wall": wall,
+                    "gateway_cpu": gateway_cpu,
                     "session_elapsed": [res.elapsed for res in ok],
                     "events": len(round_latencies),
                     "p50": percentile(round_latencies, 50),
