@@ -19,9 +19,6 @@ if TYPE_CHECKING:
     from .kernel import KernelConnection, Message
     from .splitter import Statement
 
-#: How many times an interrupt is repeated within ``interrupt_grace`` before the restart.
-REINTERRUPTS = 4
-
 StopReason = Literal["error", "cancel", "interrupt", "timeout", "reset", "kernel-died"]
 FinalStatus = Literal["ok", "error", "cancelled", "timeout", "kernel-died"]
 
@@ -218,10 +215,6 @@ class Runner:
         while not self._all_done.done():
             now = time.monotonic()
             wake_at = [t for t in (deadline, grace_deadline) if t is not None]
-            if grace_deadline is not None:
-                # an interrupt can be lost (it lands while the kernel ignores SIGINT, between
-                # dequeuing a request and running it): repeat it a few times within the grace
-                wake_at.append(now + self.options.interrupt_grace / REINTERRUPTS)
             wait_for = max(0.0, min(wake_at) - now) if wake_at else None
             stop_wait = asyncio.ensure_future(self._stop_requested.wait())
             waits: set[asyncio.Future[Any]] = {self._all_done, died, stop_wait}
@@ -266,8 +259,6 @@ class Runner:
                 grace_deadline = now + self.options.interrupt_grace
                 self._flush()
                 self._check_done()
-            elif grace_deadline is not None:
-                await self._interrupt()  # the earlier interrupt has not stopped it yet
 
     async def _interrupt(self) -> None:
         try:
