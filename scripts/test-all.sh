@@ -14,6 +14,13 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
 fi
 
+# `jupyter labextension develop` leaves a symlink where the install puts the extension's files;
+# once its target is gone (another checkout, a removed work tree), pip cannot write through it.
+labext="$(python -c 'import sys; print(sys.prefix)')/share/jupyter/labextensions/pdit-gateway"
+if [ -L "$labext" ]; then
+    rm -f "$labext"
+fi
+
 # the package, its test dependencies, and the JupyterLab extension (built by the install)
 pip install -q -e '.[test]'
 # jlpm (JupyterLab's yarn) for the TypeScript tests
