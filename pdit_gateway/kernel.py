@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+import zmq
 from jupyter_client.adapter import adapt
 from jupyter_client.jsonutil import json_default
 from jupyter_client.session import Session
@@ -190,6 +191,29 @@ class KernelConnection:
             )
 
 
+def unbounded_iopub(kernel_manager: Any) -> Any:
+    """Return the kernel manager's iopub stream, subscribed with no receive high-water mark.
+
+    A PUB socket drops messages for a subscriber whose queue is full, and ZMQ's default
+    limit is 1,000 messages on each side: a gateway loop that stalls while a kernel floods
+    its iopub (``display`` in a loop, many sessions at once) would lose output and even the
+    ``idle`` status that ends a statement. With no limit on the receiving side, ZMQ's I/O
+    thread keeps draining the kernel into the gateway's process while the loop is busy.
+    The option only applies to connections made after it is set, so it is given to the
+    context as a default for the one socket created here.
+    """
+    context = kernel_manager.context
+    saved = context.sockopts.get(zmq.RCVHWM)
+    context.setsockopt(zmq.RCVHWM, 0)
+    try:
+        return kernel_manager.connect_iopub()
+    finally:
+        if saved is None:
+            context.sockopts.pop(zmq.RCVHWM, None)
+        else:
+            context.setsockopt(zmq.RCVHWM, saved)
+
+
 class ZMQKernelConnection(KernelConnection):
     """A local kernel reached through tornado ``ZMQStream``s, as jupyter_server's own channels are.
 
@@ -219,7 +243,7 @@ class ZMQKernelConnection(KernelConnection):
         """Open shell and iopub streams; ping with ``kernel_info`` until both answer."""
         km = self.kernel_manager
         identity = self.session.bsession
-        self._streams = {"shell": km.connect_shell(identity=identity), "iopub": km.connect_iopub()}
+        self._streams = {"shell": km.connect_shell(identity=identity), "iopub": unbounded_iopub(km)}
         for channel, stream in self._streams.items():
             stream.on_recv(functools.partial(self._receive, channel), copy=False)
         if self.activity is not None:
