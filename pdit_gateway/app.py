@@ -127,6 +127,15 @@ class PditGatewayApp(ExtensionApp):
     restart_dead_kernels = Bool(
         True, config=True, help="Restart a session's kernel when it dies (its namespace is lost)."
     )
+    digest_history_size = Integer(
+        4096,
+        min=0,
+        config=True,
+        help="Signatures of received kernel messages remembered per local kernel to refuse "
+        "replayed messages (count; 0 = jupyter_client's Session.digest_history_size, 65,536). "
+        "Each takes about 130 bytes: the default window costs about 0.5 MB per kernel instead "
+        "of 8 MB, and jupyter_client drops 10% of the window, chosen at random, when it is full.",
+    )
     pipeline_depth = Integer(
         2,
         min=0,
@@ -267,6 +276,7 @@ class PditGatewayApp(ExtensionApp):
             kernel_poll_interval=self.kernel_poll_interval,
             restart_dead_kernels=self.restart_dead_kernels,
             pipeline_depth=self.pipeline_depth,
+            digest_history_size=self.digest_history_size,
             event_log_bytes=self.event_log_bytes,
             event_log_total_bytes=self.event_log_total_bytes,
             execution_max_age=self.execution_max_age,

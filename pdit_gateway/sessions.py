@@ -52,6 +52,7 @@ class SessionOptions:
     kernel_poll_interval: float = 1.0
     restart_dead_kernels: bool = True
     pipeline_depth: int = 2
+    digest_history_size: int = 0
     max_client_replies: int = 1000
     event_log_bytes: int = 0
     event_log_total_bytes: int = 0
@@ -227,6 +228,11 @@ class Session:
         stop_restarter = getattr(km, "stop_restarter", None)
         if stop_restarter is not None:
             stop_restarter()
+        window = self.options.digest_history_size
+        signer = getattr(km, "session", None)
+        if window and signer is not None and hasattr(signer, "digest_history_size"):
+            # a smaller replay window: the next signature received culls the history to it
+            signer.digest_history_size = window
         activity = ActivityRecorder(self.kernel_manager, str(self.kernel_id))
         connection = connect(km, self.log, self.session_id, activity)
         try:

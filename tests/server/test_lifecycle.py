@@ -25,6 +25,7 @@ def pdit_config():
         "kernel_poll_interval": 0.5,
         "ping_interval": 0,
         "db_path": ":memory:",
+        "digest_history_size": 400,
     }
 
 
@@ -45,6 +46,10 @@ async def test_500_executions_stay_within_the_bounds(pdit_channel, jp_serverapp)
     assert session.event_log.nbytes <= 60_000
     assert session.event_log.last_seq > 500 * 6  # everything was sequenced, little retained
     assert manager_of(jp_serverapp).budget.used <= 200_000
+    # the kernel's replay window: thousands of messages were received, 400 are remembered
+    signer = jp_serverapp.kernel_manager.get_kernel(session.kernel_id).session
+    assert signer.digest_history_size == 400
+    assert 0 < len(signer.digest_history) <= 400
 
 
 async def test_a_client_that_reads_nothing_does_not_grow_the_gateway(pdit_channel, jp_serverapp):
