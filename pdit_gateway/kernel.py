@@ -339,6 +339,15 @@ class RemoteKernelConnection(KernelConnection):
         self._ws = await asyncio.wait_for(
             websocket_connect(request, on_message_callback=self._receive), ready_timeout
         )
+        await self.probe(ready_timeout)
+
+    async def probe(self, ready_timeout: float) -> None:
+        """Send ``kernel_info`` until its reply and iopub status both come back.
+
+        Also after the remote gateway restarted the kernel: it subscribes to the new
+        kernel's iopub asynchronously, and output sent before that is lost.
+        """
+        self._seen.clear()
         self._ready = asyncio.get_running_loop().create_future()
         deadline = time.monotonic() + ready_timeout
         while not self._ready.done():

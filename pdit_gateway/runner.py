@@ -167,6 +167,7 @@ class Runner:
         self._had_error = False
         self._connection: KernelConnection | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: list[asyncio.TimerHandle] = []
 
     # -- requests from the session -------------------------------------------------
 
@@ -204,6 +205,8 @@ class Runner:
             self._force_finish("error", "GatewayError", "the gateway failed running this execution")
         finally:
             self._forget_requests()
+            for timer in self._timers:
+                timer.cancel()
             for task in list(self._tasks):
                 task.cancel()
         return self._complete(started)
@@ -355,10 +358,22 @@ class Runner:
             self.execution.running = run
         self._statement_event(run, {"type": "running"})
         if self._stopping in ("cancel", "interrupt", "timeout"):
-            # the interrupt landed between two statements: stop this one too
-            task = asyncio.ensure_future(self._interrupt())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            # The interrupt may have landed between two statements, where ipykernel ignores
+            # SIGINT. Interrupt this statement too if it is still running a moment later; not
+            # at once: when the first SIGINT did reach it, a second one while the kernel
+            # reports the KeyboardInterrupt can cost the reply (and the kernel a restart).
+            self._timers.append(
+                asyncio.get_running_loop().call_later(
+                    self.options.interrupt_grace / 4, self._interrupt_if_running, run
+                )
+            )
+
+    def _interrupt_if_running(self, run: StatementRun) -> None:
+        if self._finished or run.complete or run.reply is not None:
+            return
+        task = asyncio.ensure_future(self._interrupt())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _idle_timed_out(self, run: StatementRun) -> None:
         if not run.complete and not self._finished:

@@ -258,12 +258,29 @@ class Session:
             if self._kernel_ok:
                 spawn(self._tasks, self._on_dead(), f"pdit-dead-{self.session_id}")
             return
+        self._ready.clear()
         self._set_kernel_state("dead", "the kernel died; the remote gateway restarts it")
         if not self._died.done():
             self._died.set_result(None)
         self._died = asyncio.get_running_loop().create_future()
         self._set_kernel_state("restarting", "dead")
-        self._set_kernel_state("busy" if self.runner is not None else "idle")
+        spawn(self._tasks, self._remote_restarted(), f"pdit-reprobe-{self.session_id}")
+
+    async def _remote_restarted(self) -> None:
+        """Wait until the remotely restarted kernel answers on shell and iopub, then go on."""
+        async with self._restart_lock:
+            connection = self._connection
+            probe = getattr(connection, "probe", None)
+            try:
+                if probe is not None:
+                    await probe(self.options.kernel_ready_timeout)
+            except Exception as err:
+                self.log.exception("pdit session %s: restarted kernel silent", self.session_id)
+                self._kernel_ok = False
+                self._set_kernel_state("dead", f"the restarted kernel did not answer: {err}")
+            else:
+                self._set_kernel_state("busy" if self.runner is not None else "idle")
+            self._ready.set()
 
     async def _monitor(self) -> None:
         while not self.closed:
