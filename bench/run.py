@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import start_new_async_kernel
-from pditbench import measure, report
+from pditbench import measure, report, servers
 from pditbench.clients import KernelChannels
 from pditbench.servers import GatewayServer, PditServer, ensure_pdit_venv
 
@@ -78,6 +78,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=defaults.settle,
         help="seconds of quiet between variants that start or stop kernels",
+    )
+    parser.add_argument(
+        "--no-compression",
+        action="store_true",
+        help="clients do not offer permessage-deflate (browsers do; the default offers it)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the server logs' temp dir")
     args = parser.parse_args(argv)
@@ -208,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         replay_events=args.replay_events,
         start_concurrency=args.start_concurrency,
         pdit=not args.no_pdit,
+        compression=not args.no_compression,
         settle=args.settle,
     )
     out = args.out.resolve()
@@ -219,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         report.write(results, out, img_dir)
         measure.note(f"rewrote {out} from {args.from_json}")
         return 0
+    servers.COMPRESSION = {} if opts.compression else None
     workdir = Path(tempfile.mkdtemp(prefix="pdit-bench-"))
     # every kernel of the run (all inherit it) keeps its IPython history in one database of
     # the run's own, so kernels elsewhere on the machine do not contend for its SQLite lock

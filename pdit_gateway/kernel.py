@@ -139,10 +139,55 @@ class KernelConnection:
         #: Called with ``"restarting"`` or ``"dead"`` when the far side reports that the
         #: kernel died (jupyter_server's kernel WebSocket does so in gateway mode).
         self.on_lifecycle: Callable[[str], None] | None = None
+        #: Seconds between two ``kernel_info`` probes while waiting for the kernel.
+        self.probe_interval = 0.25
+        self._seen: set[str] = set()
+        self._probe_ids: set[str] = set()
+        self._ready: asyncio.Future[None] | None = None
 
     async def start(self, ready_timeout: float) -> None:
         """Connect and wait until the kernel answers on shell and iopub."""
         raise NotImplementedError
+
+    def send_probe(self) -> str:
+        """Send a ``kernel_info_request`` on the shell channel; return its ``msg_id``."""
+        raise NotImplementedError
+
+    async def probe(self, ready_timeout: float) -> None:
+        """Send ``kernel_info`` until its reply and an iopub message of it both come back.
+
+        iopub subscriptions take effect asynchronously (after a connection, and after a
+        remote gateway restarted the kernel): output sent before is lost, so the probe is
+        repeated until iopub answers. Closes the connection and raises ``TimeoutError``
+        when ``ready_timeout`` seconds pass first.
+        """
+        self._seen.clear()
+        self._ready = asyncio.get_running_loop().create_future()
+        deadline = time.monotonic() + ready_timeout
+        while not self._ready.done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                await self.close()
+                raise TimeoutError(f"kernel did not answer within {ready_timeout:g} s")
+            self._probe_ids.add(self.send_probe())
+            try:
+                await asyncio.wait_for(
+                    asyncio.shield(self._ready), min(self.probe_interval, remaining)
+                )
+            except asyncio.TimeoutError:
+                continue
+        self._probe_ids.clear()
+
+    def probe_answered(self, channel: str, msg: Message) -> bool:
+        """Take ``msg`` if it answers a probe (and note the channel); True if it did."""
+        if not self._probe_ids:
+            return False
+        if (msg.get("parent_header") or {}).get("msg_id") not in self._probe_ids:
+            return False
+        self._seen.add(channel)
+        if {"shell", "iopub"} <= self._seen and self._ready and not self._ready.done():
+            self._ready.set_result(None)
+        return True
 
     def send_execute(self, content: dict[str, Any]) -> str:
         """Send an ``execute_request`` with ``content``; return its ``msg_id``."""
@@ -235,9 +280,6 @@ class ZMQKernelConnection(KernelConnection):
         self.session = kernel_manager.session
         self.activity = activity
         self._streams: dict[str, Any] = {}
-        self._seen: set[str] = set()
-        self._ready: asyncio.Future[None] | None = None
-        self._probe_ids: set[str] = set()
 
     async def start(self, ready_timeout: float) -> None:
         """Open shell and iopub streams; ping with ``kernel_info`` until both answer."""
@@ -248,23 +290,12 @@ class ZMQKernelConnection(KernelConnection):
             stream.on_recv(functools.partial(self._receive, channel), copy=False)
         if self.activity is not None:
             self.activity.take_over()
-        loop = asyncio.get_running_loop()
-        self._ready = loop.create_future()
-        deadline = time.monotonic() + ready_timeout
-        # iopub subscriptions take effect asynchronously: repeat the probe until an iopub
-        # message of one of our probes arrives, so no output of the first request is lost
-        while not self._ready.done():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                await self.close()
-                raise TimeoutError(f"kernel did not answer within {ready_timeout:g} s")
-            msg = self.session.send(self._streams["shell"], "kernel_info_request")
-            self._probe_ids.add(msg["header"]["msg_id"])
-            try:
-                await asyncio.wait_for(asyncio.shield(self._ready), min(0.25, remaining))
-            except asyncio.TimeoutError:
-                continue
-        self._probe_ids.clear()
+        await self.probe(ready_timeout)
+
+    def send_probe(self) -> str:
+        """Send ``kernel_info_request`` on the shell stream."""
+        msg = self.session.send(self._streams["shell"], "kernel_info_request")
+        return str(msg["header"]["msg_id"])
 
     def _receive(self, channel: str, frames: list[Any]) -> None:
         if self._closed:
@@ -277,14 +308,8 @@ class ZMQKernelConnection(KernelConnection):
             return
         if channel == "iopub" and self.activity is not None:
             self.activity.record(msg)
-        if self._probe_ids:
-            parent_id = (msg.get("parent_header") or {}).get("msg_id")
-            if parent_id in self._probe_ids:
-                self._seen.add(channel)
-                if {"shell", "iopub"} <= self._seen and self._ready and not self._ready.done():
-                    self._ready.set_result(None)
-                return
-        self.dispatch(channel, msg)
+        if not self.probe_answered(channel, msg):
+            self.dispatch(channel, msg)
 
     def send_execute(self, content: dict[str, Any]) -> str:
         """Send on the shell stream."""
@@ -315,10 +340,8 @@ class RemoteKernelConnection(KernelConnection):
         super().__init__(log, name)
         self.kernel_manager = kernel_manager
         self.session = Session(key=b"", username="pdit-gateway")
+        self.probe_interval = 0.5
         self._ws: Any = None
-        self._seen: set[str] = set()
-        self._probe_ids: set[str] = set()
-        self._ready: asyncio.Future[None] | None = None
 
     async def start(self, ready_timeout: float) -> None:
         """Open the kernel's WebSocket on the gateway; probe with ``kernel_info`` until answered."""
@@ -341,26 +364,9 @@ class RemoteKernelConnection(KernelConnection):
         )
         await self.probe(ready_timeout)
 
-    async def probe(self, ready_timeout: float) -> None:
-        """Send ``kernel_info`` until its reply and iopub status both come back.
-
-        Also after the remote gateway restarted the kernel: it subscribes to the new
-        kernel's iopub asynchronously, and output sent before that is lost.
-        """
-        self._seen.clear()
-        self._ready = asyncio.get_running_loop().create_future()
-        deadline = time.monotonic() + ready_timeout
-        while not self._ready.done():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                await self.close()
-                raise TimeoutError(f"kernel did not answer within {ready_timeout:g} s")
-            self._probe_ids.add(self._send("shell", "kernel_info_request", {}))
-            try:
-                await asyncio.wait_for(asyncio.shield(self._ready), min(0.5, remaining))
-            except asyncio.TimeoutError:
-                continue
-        self._probe_ids.clear()
+    def send_probe(self) -> str:
+        """Send ``kernel_info_request`` on the kernel WebSocket's shell channel."""
+        return self._send("shell", "kernel_info_request", {})
 
     def _send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
         msg = self.session.msg(msg_type, content)
@@ -385,13 +391,8 @@ class RemoteKernelConnection(KernelConnection):
             self.log.warning("pdit session %s: undecodable gateway frame", self.name)
             return
         channel = msg.get("channel")
-        if self._probe_ids:
-            parent_id = (msg.get("parent_header") or {}).get("msg_id")
-            if parent_id in self._probe_ids:
-                self._seen.add(str(channel))
-                if {"shell", "iopub"} <= self._seen and self._ready and not self._ready.done():
-                    self._ready.set_result(None)
-                return
+        if self.probe_answered(str(channel), msg):
+            return
         if channel in ("shell", "iopub"):
             msg.setdefault("msg_type", (msg.get("header") or {}).get("msg_type"))
             self.dispatch(channel, msg)

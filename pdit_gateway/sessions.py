@@ -270,10 +270,9 @@ class Session:
         """Wait until the remotely restarted kernel answers on shell and iopub, then go on."""
         async with self._restart_lock:
             connection = self._connection
-            probe = getattr(connection, "probe", None)
             try:
-                if probe is not None:
-                    await probe(self.options.kernel_ready_timeout)
+                if connection is not None:
+                    await connection.probe(self.options.kernel_ready_timeout)
             except Exception as err:
                 self.log.exception("pdit session %s: restarted kernel silent", self.session_id)
                 self._kernel_ok = False

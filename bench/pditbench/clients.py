@@ -38,6 +38,8 @@ class Run:
     elapsed: float
     frames: Frames = field(default_factory=list)
     bytes: int = 0
+    #: bytes read from the socket (the wire), where measured
+    wire: int = 0
 
 
 class Deadline:
@@ -130,7 +132,7 @@ async def gateway_run(
     deadline = Deadline(timeout)
     frames: Frames = []
     marker = f'"{until}"'
-    before = wire.bytes
+    before, before_wire = wire.bytes, wire.socket_bytes
     start = time.perf_counter()
     await wire.send(
         {
@@ -155,7 +157,7 @@ async def gateway_run(
     elapsed = time.perf_counter() - start
     if until == "complete" and event["status"] != "ok":
         raise RuntimeError(f"execution {execution_id} ended {event['status']}")
-    return Run(elapsed, frames, wire.bytes - before)
+    return Run(elapsed, frames, wire.bytes - before, wire.socket_bytes - before_wire)
 
 
 async def gateway_wait_idle(wire: Wire, timeout: float = RUN_TIMEOUT) -> None:
@@ -181,7 +183,7 @@ async def pdit_run(
     deadline = Deadline()
     frames: Frames = []
     marker = f'"{until}"'
-    before = wire.bytes
+    before, before_wire = wire.bytes, wire.socket_bytes
     start = time.perf_counter()
     await wire.send({"type": "execute", "script": script})
     while True:
@@ -194,7 +196,9 @@ async def pdit_run(
                 break
             if event["type"] in ("error", "busy"):
                 raise RuntimeError(f"pdit answered {event}")
-    return Run(time.perf_counter() - start, frames, wire.bytes - before)
+    return Run(
+        time.perf_counter() - start, frames, wire.bytes - before, wire.socket_bytes - before_wire
+    )
 
 
 # -- jupyter_server's kernel WebSocket (default JSON protocol) ---------------------------------
@@ -291,12 +295,17 @@ class KernelChannels:
         """Run one cell and return every frame received until it is done (or ``until``)."""
         deadline = Deadline()
         frames: Frames = []
-        before = self.wire.bytes
+        before, before_wire = self.wire.bytes, self.wire.socket_bytes
         start = time.perf_counter()
         msg_id, text = self._execute(code, True)
         await self.wire.send(text)
         await self._until_done(msg_id, {msg_id}, deadline, frames, until)
-        return Run(time.perf_counter() - start, frames, self.wire.bytes - before)
+        return Run(
+            time.perf_counter() - start,
+            frames,
+            self.wire.bytes - before,
+            self.wire.socket_bytes - before_wire,
+        )
 
     def close(self) -> None:
         """Close the WebSocket."""

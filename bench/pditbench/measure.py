@@ -52,6 +52,8 @@ class Options:
     replay_events: int = 10_000
     start_concurrency: int = 4
     pdit: bool = True
+    #: Clients offer permessage-deflate, as browsers do.
+    compression: bool = True
     #: Seconds to let the machine settle between variants whose kernels start or stop.
     settle: float = 1.0
 
@@ -244,6 +246,7 @@ async def stream(
                 runs[name].append(
                     {
                         "bytes": run.bytes,
+                        "wire": run.wire,
                         "frames": len(run.frames),
                         "elapsed": run.elapsed,
                         "by_type": dict(by_type),

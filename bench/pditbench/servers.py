@@ -30,6 +30,10 @@ HTTP_TIMEOUT = 120.0
 VENV_TIMEOUT = 900.0
 
 PDIT_VERSION = "0.7.0"
+#: The client side of permessage-deflate (RFC 7692) on every WebSocket the benchmark opens:
+#: ``{}`` offers it, as browsers do (a server compresses only if it accepts the offer);
+#: ``None`` (``bench/run.py --no-compression``) offers nothing.
+COMPRESSION: dict[str, Any] | None = {}
 #: Installed into pdit's venv at this environment's versions, so every kernel is the same.
 PINNED = ("ipykernel", "ipython", "jupyter_client", "pyzmq", "tornado", "traitlets", "jupyter_core")
 
@@ -172,6 +176,7 @@ class GatewayServer(ServerProcess):
                 request_timeout=HTTP_TIMEOUT,
             ),
             max_message_size=1 << 30,
+            compression_options=COMPRESSION,
         )
         return Wire(connection)
 
@@ -207,6 +212,7 @@ class PditServer(ServerProcess):
                 request_timeout=HTTP_TIMEOUT,
             ),
             max_message_size=1 << 30,
+            compression_options=COMPRESSION,
         )
         return Wire(connection)
 

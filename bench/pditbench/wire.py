@@ -11,7 +11,11 @@ READ_TIMEOUT = 120.0
 
 
 class Wire:
-    """Count the payload bytes and frames received on one WebSocket.
+    """Count the payload bytes, socket bytes and frames received on one WebSocket.
+
+    ``bytes`` counts the messages as the application reads them (decompressed); ``socket_bytes``
+    counts what the connection read from its TCP socket (frame headers included, compressed
+    when the server compressed): the bytes on the wire.
 
     Parameters
     ----------
@@ -26,6 +30,17 @@ class Wire:
         connection.protocol.set_nodelay(True)
         self.bytes = 0
         self.frames = 0
+        self.socket_bytes = 0
+        stream = connection.protocol.stream
+        read = stream.read_from_fd
+
+        def counting(buf: Any) -> int | None:
+            n = read(buf)
+            if n:
+                self.socket_bytes += n
+            return n
+
+        stream.read_from_fd = counting
 
     async def recv(self, timeout: float = READ_TIMEOUT) -> str:
         """Return the next frame's text; fail when none arrives in ``timeout`` s or it closed."""
@@ -56,6 +71,7 @@ class Wire:
         """Zero the counters."""
         self.bytes = 0
         self.frames = 0
+        self.socket_bytes = 0
 
     def close(self) -> None:
         """Close the connection."""
