@@ -7,8 +7,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from .conftest import REPO, Lab
 
 DEMO = """\
@@ -222,9 +220,9 @@ def test_run_current_statement_and_save(lab: Lab, context: Any) -> None:
     assert Path(lab.root / path).read_text() == "a = 1\na + 1 + 1\n"
 
 
-@pytest.mark.skipif(not os.environ.get("PDIT_SCREENSHOT"), reason="PDIT_SCREENSHOT=1 makes it")
-def test_screenshot(lab: Lab, context: Any) -> None:
-    """docs/img/jupyterlab-pdit.png: the view after a run of showcase.txt."""
+def test_screenshot(lab: Lab, context: Any, tmp_path: Path) -> None:
+    """The view after a run of showcase.txt renders every kind of output; with
+    PDIT_SCREENSHOT=1 its picture replaces docs/img/jupyterlab-pdit.png."""
     lab.write("showcase.py", (Path(__file__).parent / "showcase.txt").read_text())
     page = context.new_page()
     page.set_viewport_size({"width": 1400, "height": 980})
@@ -232,7 +230,13 @@ def test_screenshot(lab: Lab, context: Any) -> None:
     page.locator(".jp-pdit-View:visible .cm-content").click()
     page.keyboard.press("Control+Shift+Enter")
     statement(page, 25).locator("text=ZeroDivisionError").first.wait_for(timeout=60_000)
-    page.wait_for_timeout(500)
-    path = REPO / "docs" / "img" / "jupyterlab-pdit.png"
-    path.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(path))
+    # images and HTML tables rendered by the real rendermime, before the picture is taken
+    page.locator(".jp-pdit-View:visible .jp-RenderedImage img").first.wait_for()
+    page.locator(".jp-pdit-View:visible .jp-RenderedHTMLCommon table").first.wait_for()
+    page.wait_for_timeout(500)  # let the layout settle for the picture (not synchronisation)
+    picture = page.screenshot()
+    assert picture[:8] == b"\x89PNG\r\n\x1a\n" and len(picture) > 20_000
+    if os.environ.get("PDIT_SCREENSHOT"):
+        path = REPO / "docs" / "img" / "jupyterlab-pdit.png"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(picture)
