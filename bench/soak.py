@@ -29,7 +29,6 @@ import re
 import resource
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,8 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+from pdit_gateway.process import free_port, gateway_argv
 
 # -- bounds (seconds): every wait in this script has one --------------------------------------
 CONNECT_TIMEOUT = 30.0  # open a socket and get its welcome
@@ -392,12 +393,6 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # ==============================================================================================
 # The gateway under test
 # ==============================================================================================
@@ -477,20 +472,14 @@ class Gateway:
         self.defaults = self.available_traits()
         self.traits = {k: v for k, v in WANTED_TRAITS.items() if k in self.defaults}
         self.skipped = [k for k in WANTED_TRAITS if k not in self.defaults]
-        args = [
-            sys.executable,
-            "-m",
-            "pdit_gateway",
-            "--no-browser",
-            "--allow-root",
-            "--ip=127.0.0.1",
-            f"--port={self.port}",
-            f"--IdentityProvider.token={self.token}",
+        args = gateway_argv(
+            self.token,
             "--ServerApp.log_level=WARN",
             f"--ServerApp.root_dir={self.workdir}",
             *(f"--PditGatewayApp.{k}={v}" for k, v in self.traits.items()),
             *self.extra_args,
-        ]
+            port=self.port,
+        )
         env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(self.workdir / "runtime")}
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(

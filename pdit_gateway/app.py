@@ -137,14 +137,15 @@ class PditGatewayApp(ExtensionApp):
         "of 8 MB, and jupyter_client drops 10% of the window, chosen at random, when it is full.",
     )
     pipeline_depth = Integer(
-        2,
+        1,
         min=0,
         config=True,
-        help="Statements of one execution in the kernel at once: the running one and those "
-        "queued behind it (0 = all at once; 1 = one at a time). With 2 the kernel never waits "
-        "for the gateway, and a statement after a failed one is always still queued in the "
-        "kernel, so the kernel's stop_on_error aborts it; with more, requests still in flight "
-        "when a statement fails can run.",
+        help="Statements of one execution sent to the kernel and not yet replied to (0 = all "
+        "at once). With 1 the next statement leaves when the kernel replies 'ok' to the one "
+        "before, while the kernel still publishes that statement's idle status, so no "
+        "statement ever runs after a failed or interrupted one. With more, statements wait in "
+        "the kernel and rely on its stop_on_error, which aborts only the requests it already "
+        "holds when the error happens: under load a statement after a failed one can run.",
     )
     event_log_bytes = Integer(
         16 * 1024 * 1024,

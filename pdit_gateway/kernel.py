@@ -409,6 +409,39 @@ class RemoteKernelConnection(KernelConnection):
             self._ws = None
 
 
+async def open_kernel(
+    kernel_manager: Any,
+    kernel_id: str,
+    log: logging.Logger,
+    name: str,
+    ready_timeout: float,
+    digest_history_size: int = 0,
+) -> KernelConnection:
+    """Connect to a server kernel that the gateway watches and restarts itself.
+
+    jupyter_client's restarter is stopped (it would race with the session's own restarts),
+    the kernel's replay window is set to ``digest_history_size`` signatures (0 leaves it),
+    and the connection keeps the server's activity record. Returns once the kernel
+    answered on shell and iopub; on failure the connection is closed.
+    """
+    km = kernel_manager.get_kernel(kernel_id)
+    stop_restarter = getattr(km, "stop_restarter", None)
+    if stop_restarter is not None:
+        stop_restarter()
+    signer = getattr(km, "session", None)
+    if digest_history_size and isinstance(signer, Session):
+        # the next signature received culls the history to the new size
+        signer.digest_history_size = digest_history_size
+    activity = ActivityRecorder(kernel_manager, kernel_id)
+    connection = connect(km, log, name, activity)
+    try:
+        await connection.start(ready_timeout)
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
+
+
 def connect(
     kernel_manager: Any,
     log: logging.Logger,

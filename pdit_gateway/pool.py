@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from .kernel import ActivityRecorder, KernelConnection, connect
+from .kernel import KernelConnection, open_kernel
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +35,14 @@ class KernelPool:
         kernel_name: str | None,
         log: logging.Logger,
         ready_timeout: float,
+        digest_history_size: int = 0,
     ) -> None:
         self.kernel_manager = kernel_manager
         self.size = size
         self.kernel_name = kernel_name or None
         self.log = log
         self.ready_timeout = ready_timeout
+        self.digest_history_size = digest_history_size
         self.ready: deque[PooledKernel] = deque()
         self._starting = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -66,13 +68,14 @@ class KernelPool:
         try:
             kwargs = {"kernel_name": self.kernel_name} if self.kernel_name else {}
             kernel_id = await self.kernel_manager.start_kernel(**kwargs)
-            km = self.kernel_manager.get_kernel(kernel_id)
-            stop_restarter = getattr(km, "stop_restarter", None)
-            if stop_restarter is not None:
-                stop_restarter()
-            activity = ActivityRecorder(self.kernel_manager, kernel_id)
-            connection = connect(km, self.log, f"pool-{kernel_id[:8]}", activity)
-            await connection.start(self.ready_timeout)
+            connection = await open_kernel(
+                self.kernel_manager,
+                kernel_id,
+                self.log,
+                f"pool-{kernel_id[:8]}",
+                self.ready_timeout,
+                self.digest_history_size,
+            )
         except Exception:
             self._failures += 1
             self.log.exception("pdit kernel pool: starting a kernel failed")
@@ -82,6 +85,7 @@ class KernelPool:
         finally:
             self._starting -= 1
         self._failures = 0
+        km = self.kernel_manager.get_kernel(kernel_id)
         pooled = PooledKernel(kernel_id, getattr(km, "kernel_name", self.kernel_name), connection)
         if self._closed:
             await connection.close()

@@ -6,8 +6,6 @@ import asyncio
 import json
 import re
 import signal
-import socket
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +14,10 @@ from typing import Any
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
+
+# re-exported: the tests start standalone gateways with them
+from .process import free_port as free_port
+from .process import gateway_argv as gateway_argv
 
 Event = dict[str, Any]
 
@@ -122,13 +124,6 @@ def texts(result: Event) -> str:
     return "".join(str(item.get("content", "")) for item in result["output"])
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def accepting(port: int) -> None:
     """Wait until ``port`` accepts connections (bound the wait with ``asyncio.wait_for``)."""
     while True:
@@ -185,21 +180,6 @@ async def server_process(
                 await process.wait()
         if drain is not None:
             drain.cancel()
-
-
-def gateway_argv(token: str, *options: str, port: int = 0) -> list[str]:
-    """Return the command line of a standalone gateway on 127.0.0.1."""
-    return [
-        sys.executable,
-        "-m",
-        "pdit_gateway",
-        "--no-browser",
-        "--allow-root",
-        "--ip=127.0.0.1",
-        f"--port={port or free_port()}",
-        f"--IdentityProvider.token={token}",
-        *options,
-    ]
 
 
 async def open_channel(port: int, token: str, session_id: str) -> ChannelClient:

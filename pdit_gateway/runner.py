@@ -133,9 +133,10 @@ class StatementRun:
 class Runner:
     """Run one execution on a session's kernel and emit its events.
 
-    Statements are sent ahead (up to ``pipeline_depth`` at once, 0 = all) with the
-    kernel's ``stop_on_error``, so the kernel itself aborts what follows a failed
-    statement; events are emitted strictly in statement order. The runner never
+    Statements are sent as the kernel replies to the ones before (up to
+    ``pipeline_depth`` without a reply, 0 = all), with the kernel's ``stop_on_error``;
+    nothing more is sent after a failed statement. Events are emitted strictly in
+    statement order. The runner never
     touches a socket: it only calls ``sink.emit``.
     """
 
@@ -309,6 +310,7 @@ class Runner:
             return
         if channel == "shell":
             run.reply = msg
+            self._on_reply(run)
             if run.idle:
                 self._complete_run(run)
             elif self.options.iopub_timeout > 0:
@@ -386,20 +388,29 @@ class Runner:
             run.idle = True
             self._complete_run(run)
 
+    def _on_reply(self, run: StatementRun) -> None:
+        """The kernel finished a statement: decide at once whether more are sent.
+
+        A failed statement stops the execution here, before its traceback arrives on iopub:
+        with ``pipeline_depth`` 1 the next statement is sent only on an ``ok`` reply, so no
+        statement ever runs after a failed one.
+        """
+        assert run.reply is not None
+        self._in_flight -= 1
+        status = run.reply["content"].get("status")
+        if status == "error" and not self.execution.request.allow_errors and self._stopping is None:
+            self._stopping = "error"
+        self._send_more()
+
     def _complete_run(self, run: StatementRun) -> None:
         run.complete = True
         if run.idle_timer is not None:
             run.idle_timer.cancel()
-        self._in_flight -= 1
         assert run.reply is not None
         assert run.msg_id is not None
         if self._connection is not None:
             self._connection.forget(run.msg_id)
-        status = run.reply["content"].get("status")
-        if status == "error" and not self.execution.request.allow_errors and self._stopping is None:
-            self._stopping = "error"
         self._flush()
-        self._send_more()
         self._check_done()
 
     # -- ordered emission -------------------------------------------------------------------

@@ -27,7 +27,7 @@ from .errors import (
     UnknownSessionError,
 )
 from .eventlog import EventLog, LogBudget, isoformat, utcnow
-from .kernel import ActivityRecorder, KernelConnection, Message, connect
+from .kernel import KernelConnection, Message, open_kernel
 from .pool import KernelPool
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
 from .runner import Execution, Runner, RunOptions, spawn
@@ -51,7 +51,7 @@ class SessionOptions:
     kernel_ready_timeout: float = 60.0
     kernel_poll_interval: float = 1.0
     restart_dead_kernels: bool = True
-    pipeline_depth: int = 2
+    pipeline_depth: int = 1
     digest_history_size: int = 0
     max_client_replies: int = 1000
     event_log_bytes: int = 0
@@ -222,24 +222,14 @@ class Session:
         self._ready.set()
 
     async def _connect(self) -> None:
-        km = self.kernel_manager.get_kernel(self.kernel_id)
-        # The session watches and restarts its kernel itself (restart_dead_kernels);
-        # jupyter_client's restarter would race with it.
-        stop_restarter = getattr(km, "stop_restarter", None)
-        if stop_restarter is not None:
-            stop_restarter()
-        window = self.options.digest_history_size
-        signer = getattr(km, "session", None)
-        if window and signer is not None and hasattr(signer, "digest_history_size"):
-            # a smaller replay window: the next signature received culls the history to it
-            signer.digest_history_size = window
-        activity = ActivityRecorder(self.kernel_manager, str(self.kernel_id))
-        connection = connect(km, self.log, self.session_id, activity)
-        try:
-            await connection.start(self.options.kernel_ready_timeout)
-        except BaseException:
-            await connection.close()
-            raise
+        connection = await open_kernel(
+            self.kernel_manager,
+            str(self.kernel_id),
+            self.log,
+            self.session_id,
+            self.options.kernel_ready_timeout,
+            self.options.digest_history_size,
+        )
         connection.on_lifecycle = self._on_kernel_lifecycle
         self._connection = connection
         self._kernel_ok = True
@@ -688,6 +678,7 @@ class PditSessionManager(LoggingConfigurable):
             self.options.default_kernel_name,
             self.log,
             self.options.kernel_ready_timeout,
+            self.options.digest_history_size,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False

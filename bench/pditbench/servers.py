@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import sys
 import time
 from importlib import metadata
@@ -17,6 +16,8 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
+
+from pdit_gateway.process import free_port, gateway_argv
 
 from .wire import Wire
 
@@ -36,13 +37,6 @@ PDIT_VERSION = "0.7.0"
 COMPRESSION: dict[str, Any] | None = {}
 #: Installed into pdit's venv at this environment's versions, so every kernel is the same.
 PINNED = ("ipykernel", "ipython", "jupyter_client", "pyzmq", "tornado", "traitlets", "jupyter_core")
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_bytes(pid: int) -> int:
@@ -137,19 +131,13 @@ class GatewayServer(ServerProcess):
 
     async def start(self) -> None:
         """Start the gateway and wait until it answers."""
-        argv = [
-            sys.executable,
-            "-m",
-            "pdit_gateway",
-            "--no-browser",
-            "--allow-root",
-            "--ip=127.0.0.1",
-            f"--port={self.port}",
-            f"--IdentityProvider.token={self.token}",
+        argv = gateway_argv(
+            self.token,
             f"--ServerApp.root_dir={self.workdir}",
             "--ServerApp.log_level=WARN",
-        ]
-        argv += [f"--PditGatewayApp.{key}={value}" for key, value in self.traits.items()]
+            *(f"--PditGatewayApp.{key}={value}" for key, value in self.traits.items()),
+            port=self.port,
+        )
         await self._spawn(argv)
         await self._wait_http(f"http://127.0.0.1:{self.port}/api/status", self.headers)
 

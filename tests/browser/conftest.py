@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pdit_gateway.process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT = REPO / "pdit_gateway" / "labextension"
@@ -51,12 +52,6 @@ def jp_asyncio_loop() -> Iterator[asyncio.AbstractEventLoop]:
 @pytest.fixture(autouse=True)
 def jp_server_cleanup() -> None:
     """No in-process ServerApp here (JupyterLab runs in a subprocess): nothing to clean."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -91,7 +86,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     notification = base / "settings" / "@jupyterlab" / "apputils-extension"
     notification.mkdir(parents=True)
     (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    port = _free_port()
+    port = free_port()
     token = uuid.uuid4().hex
     env = {
         **os.environ,

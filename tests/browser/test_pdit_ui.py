@@ -6,7 +6,6 @@ import html
 import os
 import queue
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pdit_gateway.process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "img" / "pdit-ui.png"
@@ -33,12 +34,6 @@ answer
 print("hello from the gateway")
 [n * n for n in range(5)]
 '''
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _environment(base: Path) -> dict[str, str]:
@@ -82,7 +77,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     root = base / "root"
     root.mkdir()
     (root / "demo.py").write_text(SCRIPT, encoding="utf-8")
-    port, token = _free_port(), uuid.uuid4().hex
+    port, token = free_port(), uuid.uuid4().hex
     proc = subprocess.Popen(
         _arguments(port, token, "demo.py"),
         stdout=subprocess.DEVNULL,
@@ -170,7 +165,7 @@ def test_pdit_ui_without_pdit_installed_says_so(tmp_path: Path) -> None:
         "from pdit_gateway.cli import main\n"
         "main(sys.argv[1:])\n"
     )
-    args = _arguments(_free_port(), "t")
+    args = _arguments(free_port(), "t")
     done = subprocess.run(
         [sys.executable, "-c", code, *args[3:]],
         capture_output=True,

@@ -101,7 +101,9 @@ async def test_cancel_queued_and_running(pdit_channel):
         script="import time\nfor i in range(600):\n    time.sleep(0.1)\n",
     )
     await channel.send(type="execute", executionId="wait", script="1\n2\n")
-    await channel.until(lambda e: e["type"] == "running" and e["executionId"] == "run")
+    await channel.until(
+        lambda e: e["type"] == "running" and e["executionId"] == "run" and e["index"] == 1
+    )
     await channel.send(type="cancel", executionId="wait")
     waited = await channel.until(lambda e: e["type"] == "complete" and e["executionId"] == "wait")
     cancelled = [e for e in waited if e["type"] == "cancelled" and e["executionId"] == "wait"]

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from pdit_gateway.notebook import (
     NotebookRun,
     run_notebook,
 )
+from pdit_gateway.process import free_port, gateway_argv
 from pdit_gateway.run import GatewayAddress, session_channel
 
 REPO = Path(__file__).resolve().parents[2]
@@ -188,12 +188,6 @@ class Gateway:
         return GatewayAddress(self.url, self.token)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _environment(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER_", "PDIT_"))}
     env.update(KERNEL_ENV)
@@ -223,23 +217,17 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         path.chmod(0o644 if path.is_file() else 0o755)  # the corpus is read-only
     token = uuid.uuid4().hex
     log = base / "gateway.log"
-    port = _free_port()
+    port = free_port()
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pdit_gateway",
-                "--no-browser",
-                "--allow-root",
-                "--ip=127.0.0.1",
-                f"--port={port}",
-                f"--IdentityProvider.token={token}",
+            gateway_argv(
+                token,
                 f"--ServerApp.root_dir={root}",
                 "--ServerApp.kernel_manager_class=pdit_gateway.notebook.NotebookKernelManager",
                 "--PditGatewayApp.db_path=:memory:",
                 "--PditGatewayApp.kernel_poll_interval=0.5",
-            ],
+                port=port,
+            ),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log_file,

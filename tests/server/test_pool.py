@@ -9,7 +9,7 @@ from pdit_gateway.pytest_plugin import results, texts
 
 @pytest.fixture
 def pdit_config():
-    return {"kernel_pool_size": 1}
+    return {"kernel_pool_size": 1, "digest_history_size": 123}
 
 
 async def wait_pool_ready(manager, channel_factory):
@@ -35,6 +35,9 @@ async def test_new_sessions_take_pooled_kernels_once(pdit_channel, jp_serverapp)
     assert welcome["kernel"]["state"] == "idle"  # no start to wait for
     assert manager.get("first").kernel_id == pooled_id
     assert texts(results(await first.run("40 + 2"))[0]) == "42"
+    # connected by the pool as a session connects its own kernel: the same replay window
+    signer = jp_serverapp.kernel_manager.get_kernel(pooled_id).session
+    assert signer.digest_history_size == 123
 
     # the pool refills with a different kernel; the used one is not handed out again
     await wait_pool_ready(manager, pdit_channel)
