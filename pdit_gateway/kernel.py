@@ -236,6 +236,10 @@ class KernelConnection:
             )
 
 
+#: Bytes of the operating system's receive buffer of each iopub subscription (SO_RCVBUF).
+IOPUB_RCVBUF = 8 << 20
+
+
 def unbounded_iopub(kernel_manager: Any) -> Any:
     """Return the kernel manager's iopub stream, subscribed with no receive high-water mark.
 
@@ -244,19 +248,26 @@ def unbounded_iopub(kernel_manager: Any) -> Any:
     its iopub (``display`` in a loop, many sessions at once) would lose output and even the
     ``idle`` status that ends a statement. With no limit on the receiving side, ZMQ's I/O
     thread keeps draining the kernel into the gateway's process while the loop is busy.
-    The option only applies to connections made after it is set, so it is given to the
-    context as a default for the one socket created here.
+    The kernel's own queue stays at 1,000 messages (ipykernel does not configure it), so
+    the socket also asks for a large receive buffer (``IOPUB_RCVBUF``; Linux caps it at
+    twice ``net.core.rmem_max``): the kernel's output keeps flowing into it even while the
+    whole gateway process is not scheduled. Both options only apply to connections made
+    after they are set, so they are given to the context as defaults for the one socket
+    created here.
     """
     context = kernel_manager.context
-    saved = context.sockopts.get(zmq.RCVHWM)
-    context.setsockopt(zmq.RCVHWM, 0)
+    options = {zmq.RCVHWM: 0, zmq.RCVBUF: IOPUB_RCVBUF}
+    saved = {option: context.sockopts.get(option) for option in options}
+    for option, value in options.items():
+        context.setsockopt(option, value)
     try:
         return kernel_manager.connect_iopub()
     finally:
-        if saved is None:
-            context.sockopts.pop(zmq.RCVHWM, None)
-        else:
-            context.setsockopt(zmq.RCVHWM, saved)
+        for option, value in saved.items():
+            if value is None:
+                context.sockopts.pop(option, None)
+            else:
+                context.setsockopt(option, value)
 
 
 class ZMQKernelConnection(KernelConnection):
