@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
+from kernel_messages import msg, stream
 
 from pdit_gateway.events import (
     JSONDict,
@@ -17,24 +17,6 @@ from pdit_gateway.events import (
 
 RED = "\x1b[0;31m"
 RESET = "\x1b[0m"
-
-
-def msg(msg_type: str, **content: Any) -> JSONDict:
-    """Build an iopub message dict shaped like jupyter_client's get_iopub_msg()."""
-    header = {"msg_type": msg_type, "msg_id": "m", "session": "s", "version": "5.3"}
-    return {
-        "header": header,
-        "msg_id": "m",
-        "msg_type": msg_type,
-        "parent_header": {"msg_id": "parent", "msg_type": "execute_request"},
-        "metadata": {},
-        "content": content,
-        "buffers": [],
-    }
-
-
-def stream(text: str, name: str = "stdout") -> JSONDict:
-    return msg("stream", name=name, text=text)
 
 
 def display(data: JSONDict, display_id: str | None = None, *, update: bool = False) -> JSONDict:

@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 import pytest
+from kernel_messages import msg, stream
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionComplete
 from nbformat.v4 import new_code_cell, new_notebook
@@ -20,22 +21,6 @@ from pdit_gateway.events import StatementOutput, error_item, output_item
 from pdit_gateway.notebook import OutputRecorder, bundle, timing_stamp
 
 Msg = dict[str, Any]
-
-
-def msg(msg_type: str, **content: Any) -> Msg:
-    return {
-        "header": {"msg_type": msg_type, "msg_id": "m", "session": "s", "version": "5.3"},
-        "msg_id": "m",
-        "msg_type": msg_type,
-        "parent_header": {"msg_id": "parent", "msg_type": "execute_request"},
-        "metadata": {},
-        "content": content,
-        "buffers": [],
-    }
-
-
-def stream(text: str, name: str = "stdout") -> Msg:
-    return msg("stream", name=name, text=text)
 
 
 def display(
