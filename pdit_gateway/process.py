@@ -7,6 +7,7 @@ gateways with ``python -m pdit_gateway``.
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 
 
@@ -30,3 +31,13 @@ def gateway_argv(token: str, *options: str, port: int = 0) -> list[str]:
         f"--IdentityProvider.token={token}",
         *options,
     ]
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Terminate ``process``; kill it if it has not exited after ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from pdit_gateway.process import free_port
+from pdit_gateway.process import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 BUILT = REPO / "pdit_gateway" / "labextension"
@@ -130,12 +130,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     try:
         yield Lab(url=url, token=token, root=root)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc)
         log.close()
 
 

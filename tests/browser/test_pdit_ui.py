@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pdit_gateway.process import free_port
+from pdit_gateway.process import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "img" / "pdit-ui.png"
@@ -110,12 +110,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         assert open_url == f"http://127.0.0.1:{port}/pdit/edit/demo.py?token={token}"
         yield Gateway(url.replace("token=...", f"token={token}"), open_url, token, root)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc)
 
 
 def test_pdit_ui_runs_a_script_on_the_gateway(

@@ -390,13 +390,7 @@ export class PditClient {
     if (this._state === 'closed') {
       return;
     }
-    this._clearTimers();
-    const socket = this._socket;
-    this._socket = null;
-    if (socket) {
-      this._detach(socket);
-      socket.close(1000, 'client closed');
-    }
+    this._dropSocket(1000, 'client closed');
     this._setState('closed');
     this._readyReject(new Error('the client closed before it connected'));
     for (const execution of [...this._executions.values()]) {
@@ -444,22 +438,27 @@ export class PditClient {
     }, this._options.connectTimeout ?? 20_000);
   }
 
-  /** The connection is gone: drop the socket and retry after the backoff delay. */
-  private _lost(): void {
-    if (this._state === 'closed') {
-      return;
-    }
+  /** Stop the timers, stop listening to the socket and close it (if it is not broken). */
+  private _dropSocket(code: number, reason: string): void {
     this._clearTimers();
     const socket = this._socket;
     this._socket = null;
     if (socket) {
       this._detach(socket);
       try {
-        socket.close(4000, 'connection lost');
+        socket.close(code, reason);
       } catch {
         // closing an already broken socket
       }
     }
+  }
+
+  /** The connection is gone: drop the socket and retry after the backoff delay. */
+  private _lost(): void {
+    if (this._state === 'closed') {
+      return;
+    }
+    this._dropSocket(4000, 'connection lost');
     const backoff = this._options.reconnect ?? {};
     const maxAttempts = backoff.maxAttempts ?? Infinity;
     if (this._attempt >= maxAttempts) {
