@@ -17,10 +17,30 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import zmq
-from jupyter_client.manager import start_new_kernel
+from jupyter_client.manager import KernelManager
+
+from pdit_gateway.launching import gateway_argv
 
 #: Seconds a round may take before it is given up (its missing lines are then counted).
 ROUND_TIMEOUT = 120.0
+
+
+def start_kernel(launcher: str, iopub_hwm: int) -> tuple[Any, Any]:
+    """Start a python3 kernel through ipykernel's launcher or the gateway's; return it and a client.
+
+    The client's own iopub channel is closed: a subscriber that never reads is not what is
+    measured here (with no send limit it would make the kernel hold every message for it).
+    """
+    manager = KernelManager(kernel_name="python3")
+    if launcher == "gateway":
+        argv = gateway_argv(manager.kernel_spec.argv, iopub_hwm)
+        assert argv is not None, manager.kernel_spec.argv
+        manager.kernel_spec.argv = argv
+    manager.start_kernel()
+    client = manager.client()
+    client.start_channels(iopub=False)
+    client.wait_for_ready(timeout=120)
+    return manager, client
 
 
 def subscribe(context: zmq.Context[Any], manager: Any) -> zmq.Socket[Any]:
@@ -68,11 +88,20 @@ def main() -> int:
     parser.add_argument("--kernels", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--lines", type=int, default=2500)
+    parser.add_argument(
+        "--launcher",
+        choices=("ipykernel", "gateway"),
+        default="ipykernel",
+        help="start kernels with ipykernel_launcher (send limit 1,000) or the gateway's",
+    )
+    parser.add_argument(
+        "--iopub-hwm", type=int, default=0, help="the gateway launcher's send limit (0 = none)"
+    )
     args = parser.parse_args()
     context: zmq.Context[Any] = zmq.Context.instance()
     with ThreadPoolExecutor(args.kernels) as pool:
         kernels = list(
-            pool.map(lambda _: start_new_kernel(startup_timeout=120), range(args.kernels))
+            pool.map(lambda _: start_kernel(args.launcher, args.iopub_hwm), range(args.kernels))
         )
     try:
         subs = [subscribe(context, manager) for manager, _ in kernels]

@@ -337,10 +337,9 @@ def _proc_stat(pid: int) -> tuple[int, int] | None:
 
 
 def _is_kernel(pid: int) -> bool:
-    try:
-        return b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
+    """A kernel process names its connection file (``-f .../kernel-<id>.json``) whatever its
+    launcher (ipykernel's or the gateway's, ``pdit_gateway.kernel_launcher``)."""
+    return kernel_id(pid) is not None
 
 
 def _pids() -> list[int]:
@@ -348,7 +347,7 @@ def _pids() -> list[int]:
 
 
 def kernel_children(parent: int) -> set[tuple[int, int]]:
-    """Return (pid, start time) of the ipykernel processes whose parent is ``parent``."""
+    """Return (pid, start time) of the kernel processes whose parent is ``parent``."""
     found = set()
     for pid in _pids():
         stat = _proc_stat(pid)

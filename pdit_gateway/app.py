@@ -136,6 +136,17 @@ class PditGatewayApp(ExtensionApp):
         "Each takes about 130 bytes: the default window costs about 0.5 MB per kernel instead "
         "of 8 MB, and jupyter_client drops 10% of the window, chosen at random, when it is full.",
     )
+    kernel_iopub_hwm = Integer(
+        0,
+        min=-1,
+        config=True,
+        help="IOPub messages a local ipykernel the gateway starts queues per subscriber before "
+        "ZeroMQ drops them (0 = no limit: a lagging subscriber costs the kernel memory, never "
+        "output). Such kernels run pdit_gateway.kernel_launcher, ipykernel with this one "
+        "change; -1 leaves them to ipykernel's own launcher and ZeroMQ's limit of 1,000, past "
+        "which a busy machine loses output silently. Kernels of another Python and kernels "
+        "that others start on the same server keep their own launchers.",
+    )
     pipeline_depth = Integer(
         1,
         min=0,
@@ -294,6 +305,7 @@ class PditGatewayApp(ExtensionApp):
             session_idle_timeout=self.session_idle_timeout,
             maintenance_interval=self.maintenance_interval,
             kernel_pool_size=self.kernel_pool_size,
+            kernel_iopub_hwm=self.kernel_iopub_hwm,
         )
 
     def initialize_settings(self) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .kernel import KernelConnection, open_kernel
+from .launching import start_kernel
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class KernelPool:
         log: logging.Logger,
         ready_timeout: float,
         digest_history_size: int = 0,
+        iopub_hwm: int = 0,
     ) -> None:
         self.kernel_manager = kernel_manager
         self.size = size
@@ -43,6 +45,7 @@ class KernelPool:
         self.log = log
         self.ready_timeout = ready_timeout
         self.digest_history_size = digest_history_size
+        self.iopub_hwm = iopub_hwm
         self.ready: deque[PooledKernel] = deque()
         self._starting = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -67,7 +70,7 @@ class KernelPool:
         kernel_id: str | None = None
         try:
             kwargs = {"kernel_name": self.kernel_name} if self.kernel_name else {}
-            kernel_id = await self.kernel_manager.start_kernel(**kwargs)
+            kernel_id = await start_kernel(self.kernel_manager, self.iopub_hwm, **kwargs)
             connection = await open_kernel(
                 self.kernel_manager,
                 kernel_id,

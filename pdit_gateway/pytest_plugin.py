@@ -182,13 +182,15 @@ async def server_process(
             drain.cancel()
 
 
-async def open_channel(port: int, token: str, session_id: str) -> ChannelClient:
-    """Connect to a standalone gateway's channel."""
+async def open_channel(
+    port: int, token: str, session_id: str, max_message_size: int = 10 * 1024 * 1024
+) -> ChannelClient:
+    """Connect to a standalone gateway's channel (frames up to ``max_message_size`` bytes)."""
     request = HTTPRequest(
         f"ws://127.0.0.1:{port}/pdit/api/sessions/{session_id}/channel",
         headers={"Authorization": f"token {token}"},
     )
-    return ChannelClient(await websocket_connect(request))
+    return ChannelClient(await websocket_connect(request, max_message_size=max_message_size))
 
 
 async def fetch_json(url: str, token: str | None = None, method: str = "GET") -> tuple[int, Any]:

@@ -15,6 +15,7 @@ from traitlets import Any as AnyTrait
 from traitlets import Instance
 from traitlets.config import LoggingConfigurable
 
+from . import launching
 from .clients import Client, Transport
 from .errors import (
     DuplicateExecutionIdError,
@@ -28,6 +29,7 @@ from .errors import (
 )
 from .eventlog import EventLog, LogBudget, isoformat, utcnow
 from .kernel import KernelConnection, Message, open_kernel
+from .launching import start_kernel
 from .pool import KernelPool
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
 from .runner import Execution, Runner, RunOptions, spawn
@@ -60,6 +62,7 @@ class SessionOptions:
     session_idle_timeout: float = 0.0
     maintenance_interval: float = 30.0
     kernel_pool_size: int = 0
+    kernel_iopub_hwm: int = 0
 
 
 #: How many seq numbers a session reserves in the store at a time.
@@ -209,7 +212,9 @@ class Session:
                 kwargs["kernel_name"] = self.kernel_name
             if self.path is not None:
                 kwargs["path"] = self.path
-            self.kernel_id = await self.kernel_manager.start_kernel(**kwargs)
+            self.kernel_id = await start_kernel(
+                self.kernel_manager, self.options.kernel_iopub_hwm, **kwargs
+            )
             km = self.kernel_manager.get_kernel(self.kernel_id)
             self.kernel_name = getattr(km, "kernel_name", self.kernel_name)
             await self._connect()
@@ -322,7 +327,9 @@ class Session:
                     kwargs: dict[str, Any] = {"path": self.path} if self.path is not None else {}
                     if self.kernel_name:
                         kwargs["kernel_name"] = self.kernel_name
-                    self.kernel_id = await self.kernel_manager.start_kernel(**kwargs)
+                    self.kernel_id = await start_kernel(
+                        self.kernel_manager, self.options.kernel_iopub_hwm, **kwargs
+                    )
                 await self._connect()
             except Exception as err:
                 self.log.exception("pdit session %s: restarting the kernel failed", self.session_id)
@@ -672,6 +679,8 @@ class PditSessionManager(LoggingConfigurable):
         self.sessions: dict[str, Session] = {}
         self.budget = LogBudget(self.options.event_log_total_bytes)
         self.restored: dict[str, StoredSession] = self.store.load()
+        # the kernels the sessions and the pool start get the gateway's launcher
+        self._undo_launch_hook = launching.install(self.kernel_manager, self.log)
         self.pool = KernelPool(
             self.kernel_manager,
             self.options.kernel_pool_size,
@@ -679,6 +688,7 @@ class PditSessionManager(LoggingConfigurable):
             self.log,
             self.options.kernel_ready_timeout,
             self.options.digest_history_size,
+            self.options.kernel_iopub_hwm,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
@@ -801,6 +811,7 @@ class PditSessionManager(LoggingConfigurable):
             self.pool.close(),
             return_exceptions=True,
         )
+        self._undo_launch_hook()
         await self.store.close()
 
 

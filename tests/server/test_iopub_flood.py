@@ -88,3 +88,48 @@ async def test_a_stopped_gateway_process_loses_no_flushed_line():
         printed = "".join(e["text"] for e in events if e["type"] == "stream")
         assert printed == "".join(f"{i}\n" for i in range(LINES))
         channel.close()
+
+
+BIG_LINES = 6_000
+BIG_LINE = 4096
+
+
+async def test_a_kernel_queues_what_the_tcp_buffers_cannot_hold():
+    """The gateway process stops for 3 s while its kernel prints 6,000 flushed lines of 4 KiB
+    (24 MiB): more than the socket buffers on both sides hold, so the kernel's IOPub socket
+    queues thousands of messages for the stopped gateway. ipykernel's own launcher keeps
+    ZeroMQ's limit of 1,000 there and drops the rest (with ``kernel_iopub_hwm=-1`` this test
+    lost lines in 3 runs of 3); the gateway's launcher has no limit, and every line arrives."""
+    token = secrets.token_hex(8)
+    budget = 4 * BIG_LINES * BIG_LINE
+    argv = gateway_argv(
+        token,
+        "--PditGatewayApp.db_path=:memory:",
+        "--PditGatewayApp.kernel_pool_size=0",
+        f"--PditGatewayApp.event_log_size={3 * BIG_LINES}",
+        f"--PditGatewayApp.event_log_bytes={budget}",
+        f"--PditGatewayApp.max_output_bytes={budget}",
+    )
+    async with server_process(argv) as (process, port):
+        # the result event carries the whole output
+        channel = await open_channel(port, token, "queued", max_message_size=2 * budget)
+        await channel.welcome()
+        execution_id = await channel.execute(
+            f"line = 'y' * {BIG_LINE - 12}\n"
+            f"for i in range({BIG_LINES}):\n    print(f'{{i:10d}}', line, flush=True)\n"
+        )
+        await channel.until(lambda e: e.get("type") == "running" and e.get("index") == 1)
+        # fault injection: the gateway process is stopped, as a starved process would be
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            time.sleep(3)
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        events = await channel.until(
+            lambda e: e.get("type") == "complete" and e.get("executionId") == execution_id, 120
+        )
+        assert events[-1]["status"] == "ok"
+        printed = "".join(e["text"] for e in events if e["type"] == "stream").splitlines()
+        assert [int(line.split()[0]) for line in printed] == list(range(BIG_LINES))
+        assert all(len(line) == BIG_LINE - 1 for line in printed)
+        channel.close()
