@@ -1,11 +1,14 @@
 """Does a kernel drop its own iopub messages? Floods counted by raw subscribers, no gateway.
 
-Run: ``python bench/raw_iopub_flood.py [--kernels 8] [--rounds 6] [--lines 2500]``. Starts the
-kernels with jupyter_client, subscribes to each one's iopub with the gateway's socket options
+Run: ``python bench/raw_iopub_flood.py [--kernels 8] [--rounds 6] [--lines 2500]
+[--launcher ipykernel|gateway]``. Starts the kernels with jupyter_client — through ipykernel's
+launcher (ZeroMQ's send limit of 1,000 messages) or the gateway's (``pdit_gateway.kernel_launcher``,
+no limit) — subscribes to each one's iopub with the gateway's socket options
 (no receive high-water mark, 8 MiB receive buffer), then in every round makes all kernels print
 ``--lines`` separately flushed lines at once and counts, per kernel, the lines that never
 arrived. The subscriber's queue is unbounded and its buffer holds a whole flood, so a missing
-line was dropped inside the kernel (docs/reliability.md, problem 2).
+line was dropped inside the kernel (docs/reliability.md, problem 2). A round ends when every
+kernel published its idle status, or after 120 s when one was dropped too.
 """
 
 from __future__ import annotations

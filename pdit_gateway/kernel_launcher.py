@@ -4,7 +4,7 @@ ipykernel publishes output on a ZeroMQ XPUB socket with the library's default se
 mark of 1,000 messages per subscriber. When a subscriber falls behind by more than that (a
 busy machine, thousands of separately flushed lines), ZeroMQ drops the kernel's messages for
 that subscriber without telling anyone: a gateway that reads everything it is sent still
-misses a block of lines in the middle of the output (docs/reliability.md, problem 6).
+misses a block of lines in the middle of the output (docs/reliability.md, problem 2).
 
 This launcher starts the same kernel as ``python -m ipykernel_launcher`` and takes the same
 arguments, with one more trait: ``--GatewayKernelApp.iopub_hwm=N`` sets the IOPub socket's send
