@@ -52,31 +52,20 @@ async def test_iopub_messages_survive_a_stalled_gateway_loop(pdit_channel, tmp_p
     assert shown == [str(i) for i in range(MESSAGES)]
 
 
-LINES = 30_000
-
-
-async def test_a_stopped_gateway_process_loses_no_flushed_line():
-    """The whole gateway process (its ZMQ I/O thread too) stops for 3 s while a kernel prints
-    30,000 flushed lines, one iopub message each. The kernel's PUB socket drops what does not
-    fit in its 1,000-message queue and the TCP buffers; the gateway's iopub subscription has a
-    receive buffer large enough to hold the backlog (with the system's default buffer, lines
-    were lost in 3 runs of 3)."""
+async def printed_past_a_stopped_gateway(code: str, *options: str, max_message_size: int) -> str:
+    """Run ``code`` on a standalone gateway that is stopped (SIGSTOP) for 3 s while the
+    statement runs, as a starved process would be; return the stdout the client received."""
     token = secrets.token_hex(8)
     argv = gateway_argv(
-        token,
-        "--PditGatewayApp.db_path=:memory:",
-        "--PditGatewayApp.kernel_pool_size=0",
-        f"--PditGatewayApp.event_log_size={3 * LINES}",
+        token, "--PditGatewayApp.db_path=:memory:", "--PditGatewayApp.kernel_pool_size=0", *options
     )
     async with server_process(argv) as (process, port):
-        channel = await open_channel(port, token, "stopped")
+        # the result event carries the whole output
+        channel = await open_channel(port, token, "stopped", max_message_size=max_message_size)
         await channel.welcome()
-        execution_id = await channel.execute(
-            f"import sys\nfor i in range({LINES}):\n    print(i, flush=True)\n"
-        )
+        execution_id = await channel.execute(code)
         await channel.until(lambda e: e.get("type") == "running" and e.get("index") == 1)
-        # fault injection: the gateway process is stopped, as a starved process would be
-        os.kill(process.pid, signal.SIGSTOP)
+        os.kill(process.pid, signal.SIGSTOP)  # fault injection, not synchronisation
         try:
             time.sleep(3)
         finally:
@@ -84,10 +73,26 @@ async def test_a_stopped_gateway_process_loses_no_flushed_line():
         events = await channel.until(
             lambda e: e.get("type") == "complete" and e.get("executionId") == execution_id, 120
         )
-        assert events[-1]["status"] == "ok"
-        printed = "".join(e["text"] for e in events if e["type"] == "stream")
-        assert printed == "".join(f"{i}\n" for i in range(LINES))
         channel.close()
+    assert events[-1]["status"] == "ok"
+    return "".join(e["text"] for e in events if e["type"] == "stream")
+
+
+LINES = 30_000
+
+
+async def test_a_stopped_gateway_process_loses_no_flushed_line():
+    """The whole gateway process (its ZMQ I/O thread too) stops for 3 s while a kernel prints
+    30,000 flushed lines, one iopub message each. What the kernel cannot send waits in the TCP
+    buffers; the gateway's iopub subscription has a receive buffer large enough to hold the
+    backlog (with the system's default buffer and ipykernel's own launcher, lines were lost in 3
+    runs of 3)."""
+    printed = await printed_past_a_stopped_gateway(
+        f"import sys\nfor i in range({LINES}):\n    print(i, flush=True)\n",
+        f"--PditGatewayApp.event_log_size={3 * LINES}",
+        max_message_size=10 * 1024 * 1024,
+    )
+    assert printed == "".join(f"{i}\n" for i in range(LINES))
 
 
 BIG_LINES = 6_000
@@ -100,36 +105,15 @@ async def test_a_kernel_queues_what_the_tcp_buffers_cannot_hold():
     queues thousands of messages for the stopped gateway. ipykernel's own launcher keeps
     ZeroMQ's limit of 1,000 there and drops the rest (with ``kernel_iopub_hwm=-1`` this test
     lost lines in 3 runs of 3); the gateway's launcher has no limit, and every line arrives."""
-    token = secrets.token_hex(8)
     budget = 4 * BIG_LINES * BIG_LINE
-    argv = gateway_argv(
-        token,
-        "--PditGatewayApp.db_path=:memory:",
-        "--PditGatewayApp.kernel_pool_size=0",
+    printed = await printed_past_a_stopped_gateway(
+        f"line = 'y' * {BIG_LINE - 12}\n"
+        f"for i in range({BIG_LINES}):\n    print(f'{{i:10d}}', line, flush=True)\n",
         f"--PditGatewayApp.event_log_size={3 * BIG_LINES}",
         f"--PditGatewayApp.event_log_bytes={budget}",
         f"--PditGatewayApp.max_output_bytes={budget}",
+        max_message_size=2 * budget,
     )
-    async with server_process(argv) as (process, port):
-        # the result event carries the whole output
-        channel = await open_channel(port, token, "queued", max_message_size=2 * budget)
-        await channel.welcome()
-        execution_id = await channel.execute(
-            f"line = 'y' * {BIG_LINE - 12}\n"
-            f"for i in range({BIG_LINES}):\n    print(f'{{i:10d}}', line, flush=True)\n"
-        )
-        await channel.until(lambda e: e.get("type") == "running" and e.get("index") == 1)
-        # fault injection: the gateway process is stopped, as a starved process would be
-        os.kill(process.pid, signal.SIGSTOP)
-        try:
-            time.sleep(3)
-        finally:
-            os.kill(process.pid, signal.SIGCONT)
-        events = await channel.until(
-            lambda e: e.get("type") == "complete" and e.get("executionId") == execution_id, 120
-        )
-        assert events[-1]["status"] == "ok"
-        printed = "".join(e["text"] for e in events if e["type"] == "stream").splitlines()
-        assert [int(line.split()[0]) for line in printed] == list(range(BIG_LINES))
-        assert all(len(line) == BIG_LINE - 1 for line in printed)
-        channel.close()
+    lines = printed.splitlines()
+    assert [int(line.split()[0]) for line in lines] == list(range(BIG_LINES))
+    assert all(len(line) == BIG_LINE - 1 for line in lines)
