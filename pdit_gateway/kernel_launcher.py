@@ -38,8 +38,8 @@ class GatewayKernelApp(IPKernelApp):
         """Create and bind the IOPub socket with ``iopub_hwm`` as its send high-water mark.
 
         pyzmq applies a context's socket options to every socket created after they are
-        set, and libzmq copies a socket's options into each connection when the peer
-        connects, so the option is set on the context just around ipykernel's own
+        set, and libzmq gives each incoming connection the options its socket had when it
+        was bound, so the option is set on the context just around ipykernel's own
         ``init_iopub`` (which creates and binds the socket) and taken off afterwards.
         """
         context.setsockopt(zmq.SNDHWM, self.iopub_hwm)

@@ -86,7 +86,7 @@ def use_gateway_launcher(km: Any, iopub_hwm: int, log: logging.Logger) -> bool:
         spec = km.kernel_spec
     except Exception:  # an unknown kernel name: start_kernel reports it
         return False
-    argv = gateway_argv(list(spec.argv), iopub_hwm) if spec is not None else None
+    argv = None if spec is None else gateway_argv(list(spec.argv), iopub_hwm)
     if spec is None or argv is None:
         log.debug("pdit: kernel %r keeps its own launcher", km.kernel_name)
         return False
