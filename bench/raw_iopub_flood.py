@@ -22,7 +22,7 @@ from typing import Any
 import zmq
 from jupyter_client.manager import KernelManager
 
-from pdit_gateway.launching import gateway_argv
+from pdit_gateway.launching import kernel_argv
 
 #: Seconds a round may take before it is given up (its missing lines are then counted).
 ROUND_TIMEOUT = 120.0
@@ -36,7 +36,7 @@ def start_kernel(launcher: str, iopub_hwm: int) -> tuple[Any, Any]:
     """
     manager = KernelManager(kernel_name="python3")
     if launcher == "gateway":
-        argv = gateway_argv(manager.kernel_spec.argv, iopub_hwm)
+        argv = kernel_argv(manager.kernel_spec.argv, iopub_hwm)
         assert argv is not None, manager.kernel_spec.argv
         manager.kernel_spec.argv = argv
     manager.start_kernel()

@@ -38,7 +38,7 @@ def _same_python(executable: str) -> bool:
     return os.path.abspath(executable) == os.path.abspath(sys.executable)
 
 
-def gateway_argv(argv: list[str], iopub_hwm: int) -> list[str] | None:
+def kernel_argv(argv: list[str], iopub_hwm: int) -> list[str] | None:
     """Return a kernel spec's ``argv`` with the gateway's launcher in place of ipykernel's.
 
     Returns ``None`` when ``argv`` does not run ``-m ipykernel_launcher`` with this interpreter:
@@ -86,7 +86,7 @@ def use_gateway_launcher(km: Any, iopub_hwm: int, log: logging.Logger) -> bool:
         spec = km.kernel_spec
     except Exception:  # an unknown kernel name: start_kernel reports it
         return False
-    argv = None if spec is None else gateway_argv(list(spec.argv), iopub_hwm)
+    argv = None if spec is None else kernel_argv(list(spec.argv), iopub_hwm)
     if spec is None or argv is None:
         log.debug("pdit: kernel %r keeps its own launcher", km.kernel_name)
         return False

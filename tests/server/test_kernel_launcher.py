@@ -16,7 +16,7 @@ from pathlib import Path
 import zmq
 from jupyter_client.manager import KernelManager
 
-from pdit_gateway.launching import MODULE, gateway_argv
+from pdit_gateway.launching import MODULE, kernel_argv
 from pdit_gateway.pytest_plugin import results, texts
 
 WHO_AM_I = (
@@ -61,7 +61,7 @@ def test_a_subscriber_far_behind_receives_every_message(tmp_path):
     kernel's IOPub queue until it reads, and every line arrives."""
     lines, width = 5000, 2048
     km = KernelManager(kernel_name="python3", connection_file=str(tmp_path / "kernel.json"))
-    argv = gateway_argv(list(km.kernel_spec.argv), 0)
+    argv = kernel_argv(list(km.kernel_spec.argv), 0)
     assert argv is not None
     km.kernel_spec.argv = argv
     km.start_kernel()

@@ -8,14 +8,14 @@ import sys
 from jupyter_client.multikernelmanager import MultiKernelManager
 
 from pdit_gateway import launching
-from pdit_gateway.launching import MODULE, gateway_argv
+from pdit_gateway.launching import MODULE, kernel_argv
 
 SPEC = ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 LOG = logging.getLogger("test")
 
 
 def test_ipykernel_of_this_python_gets_the_gateway_launcher():
-    assert gateway_argv(SPEC, 0) == [
+    assert kernel_argv(SPEC, 0) == [
         "python",
         "-m",
         MODULE,
@@ -24,7 +24,7 @@ def test_ipykernel_of_this_python_gets_the_gateway_launcher():
         "--GatewayKernelApp.iopub_hwm=0",
     ]
     absolute = [sys.executable, *SPEC[1:], "--debug"]
-    assert gateway_argv(absolute, 5000) == [
+    assert kernel_argv(absolute, 5000) == [
         sys.executable,
         "-m",
         MODULE,
@@ -36,10 +36,10 @@ def test_ipykernel_of_this_python_gets_the_gateway_launcher():
 
 
 def test_other_interpreters_and_other_kernels_keep_their_command():
-    assert gateway_argv(["/elsewhere/venv/bin/python", *SPEC[1:]], 0) is None
-    assert gateway_argv(["python", "-m", "other_kernel", "-f", "{connection_file}"], 0) is None
-    assert gateway_argv(["ipykernel_launcher", "-m"], 0) is None
-    assert gateway_argv([], 0) is None
+    assert kernel_argv(["/elsewhere/venv/bin/python", *SPEC[1:]], 0) is None
+    assert kernel_argv(["python", "-m", "other_kernel", "-f", "{connection_file}"], 0) is None
+    assert kernel_argv(["ipykernel_launcher", "-m"], 0) is None
+    assert kernel_argv([], 0) is None
 
 
 def new_kernel_manager(manager: MultiKernelManager):
