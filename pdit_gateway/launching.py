@@ -75,23 +75,22 @@ async def start_kernel(kernel_manager: Any, iopub_hwm: int, **kwargs: Any) -> st
     return kernel_id
 
 
-def use_gateway_launcher(km: Any, iopub_hwm: int, log: logging.Logger) -> bool:
-    """Make a new local kernel manager run the gateway's launcher; return whether it will."""
+def use_gateway_launcher(km: Any, iopub_hwm: int, log: logging.Logger) -> None:
+    """Make a new local kernel manager run the gateway's launcher, if its spec allows it."""
     from jupyter_client.manager import KernelManager
     from jupyter_server.gateway.managers import GatewayKernelManager
 
     if not isinstance(km, KernelManager) or isinstance(km, GatewayKernelManager):
-        return False  # not a local kernel: a remote gateway launches it
+        return  # not a local kernel: a remote gateway launches it
     try:
         spec = km.kernel_spec
     except Exception:  # an unknown kernel name: start_kernel reports it
-        return False
+        return
     argv = None if spec is None else kernel_argv(list(spec.argv), iopub_hwm)
     if spec is None or argv is None:
         log.debug("pdit: kernel %r keeps its own launcher", km.kernel_name)
-        return False
+        return
     spec.argv = argv
-    return True
 
 
 class LaunchHook:

@@ -29,7 +29,6 @@ from .errors import (
 )
 from .eventlog import EventLog, LogBudget, isoformat, utcnow
 from .kernel import KernelConnection, Message, open_kernel
-from .launching import start_kernel
 from .pool import KernelPool
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
 from .runner import Execution, Runner, RunOptions, spawn
@@ -212,7 +211,7 @@ class Session:
                 kwargs["kernel_name"] = self.kernel_name
             if self.path is not None:
                 kwargs["path"] = self.path
-            self.kernel_id = await start_kernel(
+            self.kernel_id = await launching.start_kernel(
                 self.kernel_manager, self.options.kernel_iopub_hwm, **kwargs
             )
             km = self.kernel_manager.get_kernel(self.kernel_id)
@@ -327,7 +326,7 @@ class Session:
                     kwargs: dict[str, Any] = {"path": self.path} if self.path is not None else {}
                     if self.kernel_name:
                         kwargs["kernel_name"] = self.kernel_name
-                    self.kernel_id = await start_kernel(
+                    self.kernel_id = await launching.start_kernel(
                         self.kernel_manager, self.options.kernel_iopub_hwm, **kwargs
                     )
                 await self._connect()
