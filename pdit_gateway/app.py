@@ -311,14 +311,15 @@ class PditGatewayApp(ExtensionApp):
     def initialize_settings(self) -> None:
         """Build the session manager and publish it in the server's settings."""
         assert self.serverapp is not None
+        root_dir = getattr(self.serverapp.contents_manager, "root_dir", None)
         manager = self.session_manager_class(
             parent=self,
             log=self.log,
             kernel_manager=self.serverapp.kernel_manager,
             options=self.session_options(),
             store=open_store(self.db_path, self.log),
+            root_dir=root_dir or self.serverapp.root_dir,
         )
-        root_dir = getattr(self.serverapp.contents_manager, "root_dir", None)
         watchers = FileWatchers(self.log, step=self.file_watch_step)
         self.settings.update(
             {

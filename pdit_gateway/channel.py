@@ -12,6 +12,7 @@ from .protocol import (
     CancelRequest,
     ExecuteRequest,
     GetStateRequest,
+    InputReplyRequest,
     InterruptRequest,
     PingRequest,
     ResetRequest,
@@ -83,6 +84,8 @@ class Channel:
                 self.client.reply({"type": "state", "execution": execution.snapshot()})
         elif isinstance(request, PingRequest):
             self.client.reply(session.pong(request.id))
+        elif isinstance(request, InputReplyRequest):
+            session.answer_input(request.value, request.execution_id)
 
     async def _guard(self, action: Any) -> None:
         try:

@@ -113,6 +113,12 @@ class ExecutionFinishedError(GatewayError):
     code = "execution-finished"
 
 
+class NoInputPendingError(GatewayError):
+    """An ``input-reply`` came while no statement waits in ``input()``."""
+
+    code = "no-input-pending"
+
+
 class SessionBusyError(GatewayError):
     """``whenBusy: "reject"`` while another execution runs or waits; sent as ``busy``."""
 

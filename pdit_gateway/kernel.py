@@ -144,6 +144,10 @@ class KernelConnection:
         self._seen: set[str] = set()
         self._probe_ids: set[str] = set()
         self._ready: asyncio.Future[None] | None = None
+        #: The content of the kernel's last ``kernel_info_reply``.
+        self.kernel_info: dict[str, Any] = {}
+        #: Whether the kernel runs the gateway's script set-up (:mod:`.kernel_setup`).
+        self.scripting = False
 
     async def start(self, ready_timeout: float) -> None:
         """Connect and wait until the kernel answers on shell and iopub."""
@@ -184,14 +188,57 @@ class KernelConnection:
             return False
         if (msg.get("parent_header") or {}).get("msg_id") not in self._probe_ids:
             return False
+        if channel == "shell":
+            self.kernel_info = msg.get("content") or {}
         self._seen.add(channel)
         if {"shell", "iopub"} <= self._seen and self._ready and not self._ready.done():
             self._ready.set_result(None)
         return True
 
-    def send_execute(self, content: dict[str, Any]) -> str:
+    def send_execute(self, content: dict[str, Any], metadata: dict[str, Any] | None = None) -> str:
         """Send an ``execute_request`` with ``content``; return its ``msg_id``."""
         raise NotImplementedError
+
+    def send_input(self, value: str, parent: Message | None = None) -> None:
+        """Answer the kernel's ``input_request`` (``parent``) with ``value`` on stdin."""
+        raise NotImplementedError
+
+    async def install_scripting(self, timeout: float) -> None:
+        """Install the script set-up in a Python kernel (sets :attr:`scripting`).
+
+        A kernel of another language, or one whose set-up fails, runs scripts without it;
+        that is logged, not raised.
+        """
+        language = ((self.kernel_info.get("language_info") or {}).get("name") or "").lower()
+        if language != "python":
+            return
+        from .scripting import setup_code
+
+        loop = asyncio.get_running_loop()
+        replied: asyncio.Future[Message] = loop.create_future()
+
+        def listener(channel: str, msg: Message) -> None:
+            if channel == "shell" and not replied.done():
+                replied.set_result(msg)
+
+        msg_id = self.execute(setup_code(), listener, silent=True, store_history=False)
+        try:
+            reply = await asyncio.wait_for(replied, timeout)
+        except asyncio.TimeoutError:
+            self.log.warning("pdit session %s: the script set-up got no reply", self.name)
+            return
+        finally:
+            self.forget(msg_id)
+        content = reply.get("content") or {}
+        if content.get("status") == "ok":
+            self.scripting = True
+        else:
+            self.log.warning(
+                "pdit session %s: the script set-up failed in the kernel: %s: %s",
+                self.name,
+                content.get("ename"),
+                content.get("evalue"),
+            )
 
     async def close(self) -> None:
         """Stop receiving and close the channels."""
@@ -208,7 +255,7 @@ class KernelConnection:
             "allow_stdin": options.get("allow_stdin", False),
             "stop_on_error": options.get("stop_on_error", True),
         }
-        msg_id = self.send_execute(content)
+        msg_id = self.send_execute(content, options.get("metadata"))
         self._listeners[msg_id] = listener
         return msg_id
 
@@ -296,7 +343,12 @@ class ZMQKernelConnection(KernelConnection):
         """Open shell and iopub streams; ping with ``kernel_info`` until both answer."""
         km = self.kernel_manager
         identity = self.session.bsession
-        self._streams = {"shell": km.connect_shell(identity=identity), "iopub": unbounded_iopub(km)}
+        # the kernel sends input requests to the identity that sent the execute request
+        self._streams = {
+            "shell": km.connect_shell(identity=identity),
+            "iopub": unbounded_iopub(km),
+            "stdin": km.connect_stdin(identity=identity),
+        }
         for channel, stream in self._streams.items():
             stream.on_recv(functools.partial(self._receive, channel), copy=False)
         if self.activity is not None:
@@ -322,10 +374,18 @@ class ZMQKernelConnection(KernelConnection):
         if not self.probe_answered(channel, msg):
             self.dispatch(channel, msg)
 
-    def send_execute(self, content: dict[str, Any]) -> str:
+    def send_execute(self, content: dict[str, Any], metadata: dict[str, Any] | None = None) -> str:
         """Send on the shell stream."""
-        msg = self.session.send(self._streams["shell"], "execute_request", content)
+        msg = self.session.send(
+            self._streams["shell"], "execute_request", content, metadata=metadata
+        )
         return str(msg["header"]["msg_id"])
+
+    def send_input(self, value: str, parent: Message | None = None) -> None:
+        """Send ``input_reply`` on the stdin stream."""
+        stream = self._streams.get("stdin")
+        if stream is not None:
+            self.session.send(stream, "input_reply", {"value": value}, parent=parent)
 
     async def close(self) -> None:
         """Close both streams."""
@@ -379,8 +439,15 @@ class RemoteKernelConnection(KernelConnection):
         """Send ``kernel_info_request`` on the kernel WebSocket's shell channel."""
         return self._send("shell", "kernel_info_request", {})
 
-    def _send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
-        msg = self.session.msg(msg_type, content)
+    def _send(
+        self,
+        channel: str,
+        msg_type: str,
+        content: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        parent: Message | None = None,
+    ) -> str:
+        msg = self.session.msg(msg_type, content, parent=parent, metadata=metadata)
         msg["channel"] = channel
         msg.pop("buffers", None)
         self._ws.write_message(json.dumps(msg, default=json_default))
@@ -404,13 +471,18 @@ class RemoteKernelConnection(KernelConnection):
         channel = msg.get("channel")
         if self.probe_answered(str(channel), msg):
             return
-        if channel in ("shell", "iopub"):
+        if channel in ("shell", "iopub", "stdin"):
             msg.setdefault("msg_type", (msg.get("header") or {}).get("msg_type"))
             self.dispatch(channel, msg)
 
-    def send_execute(self, content: dict[str, Any]) -> str:
+    def send_execute(self, content: dict[str, Any], metadata: dict[str, Any] | None = None) -> str:
         """Send on the kernel WebSocket's shell channel."""
-        return self._send("shell", "execute_request", content)
+        return self._send("shell", "execute_request", content, metadata)
+
+    def send_input(self, value: str, parent: Message | None = None) -> None:
+        """Send ``input_reply`` on the kernel WebSocket's stdin channel."""
+        if self._ws is not None:
+            self._send("stdin", "input_reply", {"value": value}, parent=parent)
 
     async def close(self) -> None:
         """Close the WebSocket."""
@@ -447,6 +519,7 @@ async def open_kernel(
     connection = connect(km, log, name, activity)
     try:
         await connection.start(ready_timeout)
+        await connection.install_scripting(ready_timeout)
     except BaseException:
         await connection.close()
         raise

@@ -369,7 +369,20 @@ class PditChannel:
         request = parse_request(frame)
         assert isinstance(request, ExecuteRequest)
         execution_id = request.execution_id or str(uuid.uuid4())
-        request = dataclasses.replace(request, execution_id=execution_id, when_busy="reject")
+        watched = self._watch[0] if self._watch is not None else None
+        script_file = (
+            str(watched)
+            if watched is not None and request.script_name == Path(watched).name
+            else None
+        )
+        # pdit's client has no answer to input(): it raises StdinNotImplementedError at once
+        request = dataclasses.replace(
+            request,
+            execution_id=execution_id,
+            when_busy="reject",
+            allow_stdin=False,
+            script_file=script_file,
+        )
         followed = execution_id in self.translator.executions
         self.translator.follow(execution_id)
         try:

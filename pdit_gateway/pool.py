@@ -69,7 +69,8 @@ class KernelPool:
     async def _start_one(self) -> None:
         kernel_id: str | None = None
         try:
-            kwargs = {"kernel_name": self.kernel_name} if self.kernel_name else {}
+            # in the server's root directory, as a session that names no path
+            kwargs = {"path": "", **({"kernel_name": self.kernel_name} if self.kernel_name else {})}
             kernel_id = await start_kernel(self.kernel_manager, self.iopub_hwm, **kwargs)
             connection = await open_kernel(
                 self.kernel_manager,

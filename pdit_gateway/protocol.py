@@ -42,6 +42,11 @@ class ExecuteRequest:
     mode: Literal["statements", "cell"] = "statements"
     allow_errors: bool = False
     store_history: bool = True
+    #: Whether ``input()`` asks the client (``input-request``); without, it raises.
+    allow_stdin: bool = True
+    #: The script's absolute path when the endpoint knows it better than ``scriptName``
+    #: (pdit's client names only the file, the file it watches has the path); not on the wire.
+    script_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,14 @@ class GetStateRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class InputReplyRequest:
+    """An ``input-reply`` frame: the answer to an ``input-request``."""
+
+    value: str
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PingRequest:
     """A ``ping`` frame; ``id`` is echoed back unchanged."""
 
@@ -90,6 +103,7 @@ ClientRequest = (
     | ResetRequest
     | GetStateRequest
     | PingRequest
+    | InputReplyRequest
 )
 
 
@@ -176,6 +190,7 @@ def _execute(frame: dict[str, Any]) -> ExecuteRequest:
     timeout = _field(frame, "timeout", (int, float), None)
     if timeout is not None and timeout < 0:
         raise InvalidFieldError("'timeout' must be >= 0 (seconds; 0 means none)")
+    mode = _choice(frame, "mode", ("statements", "cell"))
     return ExecuteRequest(
         script=_required(frame, "script", str),
         execution_id=_execution_id(frame, required=False),
@@ -184,9 +199,11 @@ def _execute(frame: dict[str, Any]) -> ExecuteRequest:
         reset=_field(frame, "reset", bool, False),
         timeout=None if timeout is None else float(timeout),
         when_busy=_choice(frame, "whenBusy", ("queue", "reject")),
-        mode=_choice(frame, "mode", ("statements", "cell")),
+        mode=mode,
         allow_errors=_field(frame, "allowErrors", bool, False),
         store_history=_field(frame, "storeHistory", bool, True),
+        # a notebook's cells do not read input, as nbclient runs them
+        allow_stdin=_field(frame, "allowStdin", bool, mode == "statements"),
     )
 
 
@@ -222,6 +239,11 @@ def parse_request(frame: dict[str, Any]) -> ClientRequest:
         return GetStateRequest(execution_id=_execution_id(frame, required=False))
     if kind == "ping":
         return PingRequest(id=frame.get("id"))
+    if kind == "input-reply":
+        return InputReplyRequest(
+            value=_required(frame, "value", str),
+            execution_id=_execution_id(frame, required=False),
+        )
     raise UnknownTypeError(f"unknown frame type {kind!r}")
 
 

@@ -80,6 +80,7 @@ _NOT_RUN_REASON = {
     "timeout": "the execution timed out",
     "reset": "the kernel was reset",
     "kernel-died": "the kernel died",
+    "exit": "the script exited",
 }
 
 
@@ -709,7 +710,11 @@ def render_item(item: Event, *, color: bool) -> str | None:
     if kind == "error":
         traceback = item.get("traceback")
         if color and isinstance(traceback, list) and traceback:
-            return "\n".join(str(line) for line in traceback)
+            lines = [str(line) for line in traceback]
+            if any("\x1b[" in line for line in lines):
+                return "\n".join(lines)  # the kernel's own colours
+            # python's plain traceback goes to stderr, which the terminal shows in red
+            return "\n".join(f"{_RED}{line}{_RESET}" if line else line for line in lines)
         return content or f"{item.get('ename', 'Error')}: {item.get('evalue', '')}"
     if kind.startswith("image/"):
         width, height = item.get("width"), item.get("height")
@@ -780,6 +785,7 @@ class TerminalPrinter:
         self.duration_ms = 0.0
         self.failed_at: tuple[int, int] | None = None
         self.failure: str | None = None
+        self.exit_code: int | None = None
         self._at_line_start = True
         self._running: _Statement | None = None
         self._progress_shown = False
@@ -793,6 +799,7 @@ class TerminalPrinter:
             "stream": self._stream,
             "display": self._display,
             "result": self._result,
+            "input-request": self._input_request,
             "cancelled": self._cancelled,
             "complete": self._complete,
             "kernel-status": self._kernel_status,
@@ -911,9 +918,15 @@ class TerminalPrinter:
             self.note(f"kernel {state}" + (f": {reason}" if reason else ""), _YELLOW)
         self._kernel_state = state
 
+    def _input_request(self, event: Event) -> None:
+        # python's input() writes its prompt to stdout, with no newline
+        self._write(str(event.get("prompt", "")))
+
     def _complete(self, event: Event) -> None:
         self._running = None
         self.status = str(event.get("status"))
+        code = event.get("exitCode")
+        self.exit_code = code if isinstance(code, int) else None
         duration = event.get("durationMs")
         self.duration_ms = float(duration) if isinstance(duration, (int, float)) else 0.0
         self.note(self.summary(), _GREEN if self.status == "ok" else _RED)
@@ -934,6 +947,8 @@ class TerminalPrinter:
             return "kernel died" + where
         if self.status == "cancelled":
             return f"cancelled after {seconds}"
+        if self.status == "exited":
+            return f"exited with status {self.exit_code}{where}"
         return f"ended: {self.status}"
 
     # -- progress line
@@ -967,7 +982,10 @@ class TerminalPrinter:
             self.tick()
 
     def exit_status(self) -> int:
-        """Return 0 when the execution ended ``ok``, else 1."""
+        """Return 0 when the execution ended ``ok``, the script's status when it exited
+        (``sys.exit(n)``), else 1."""
+        if self.status == "exited" and self.exit_code is not None:
+            return self.exit_code & 0xFF  # as the operating system reports it
         return EXIT_OK if self.status == "ok" else EXIT_FAILED
 
 
@@ -994,12 +1012,113 @@ class CellPrinter(TerminalPrinter):
             self._line(self._paint(f"── {self.header(event)} ──", _DIM))
         super()._result(event)
 
+    def _input_request(self, event: Event) -> None:
+        # python's input() writes its prompt to stdout, with no newline
+        self._write(str(event.get("prompt", "")))
+
     def _complete(self, event: Event) -> None:
         self._running = None
         self.status = str(event.get("status"))
+        code = event.get("exitCode")
+        self.exit_code = code if isinstance(code, int) else None
 
 
 # -- the run ------------------------------------------------------------------------------------
+
+#: What ipykernel takes as the end of input (``input()`` raises ``EOFError``).
+EOF_INPUT = "\x04"
+
+
+class InputReader:
+    """Lines of the terminal's standard input for the script's ``input()``, read without
+    blocking the event loop (a pipe or a terminal is watched; a regular file is just read).
+
+    Bytes after a line stay for the next ``input()``, as python's own buffered stdin keeps
+    them.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._buffer = b""
+        self._eof = False
+
+    def _fd(self) -> int | None:
+        try:
+            return self.stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return None
+
+    async def read_line(self, password: bool, cancel: asyncio.Event) -> str | None:
+        """Return the next line without its line end, or None at the end of input (or when
+        ``cancel`` is set first)."""
+        fd = self._fd()
+        if fd is None:
+            return None
+        echo_off = password and _isatty(self.stream)
+        saved = _echo(fd, False) if echo_off else None
+        try:
+            while b"\n" not in self._buffer and not self._eof:
+                if not await self._fill(fd, cancel):
+                    return None
+        finally:
+            if saved is not None:
+                _echo(fd, True, saved)
+        if not self._buffer and self._eof:
+            return None
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode("utf-8", "replace").removesuffix("\r")
+
+    async def _fill(self, fd: int, cancel: asyncio.Event) -> bool:
+        """Read what is there; False when ``cancel`` was set first."""
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        try:
+            loop.add_reader(fd, readable)
+        except (OSError, ValueError, PermissionError):
+            # a regular file (epoll does not watch files): reading it never blocks
+            ready.set_result(None)
+            watched = False
+        else:
+            watched = True
+        cancelled: asyncio.Future[Any] = asyncio.ensure_future(cancel.wait())
+        try:
+            await asyncio.wait({ready, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            cancelled.cancel()
+            if watched:
+                loop.remove_reader(fd)
+        if not ready.done():
+            return False
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return True
+        except OSError:
+            chunk = b""
+        if chunk:
+            self._buffer += chunk
+        else:
+            self._eof = True
+        return True
+
+
+def _echo(fd: int, on: bool, saved: Any = None) -> Any:
+    """Turn the terminal's echo off (returning what to restore) or restore it."""
+    import termios
+
+    if on:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        return None
+    before = termios.tcgetattr(fd)
+    quiet = list(before)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+    return before
 
 
 class _CtrlC:
@@ -1129,17 +1248,30 @@ async def _run_script(
     extra = {"allowErrors": True} if options.allow_errors else {}
     frame = execute_frame(
         options.source,
-        script_name=options.script.name,
+        # the kernel's __file__ and tracebacks name the script as python does: its full path
+        script_name=str(options.script.resolve()),
         execution_id=uuid.uuid4().hex,
         line_range=options.line_range,
         timeout=options.timeout,
         **extra,
     )
+    stdin = InputReader(sys.stdin)
     try:
         async for event in execution_events(channel, frame, cancel):
             printer.handle(event)
             if recorder is not None:
                 recorder.feed(event)
+            if event.get("type") == "input-request":
+                value = await stdin.read_line(bool(event.get("password")), cancel)
+                if value is not None or not cancel.is_set():
+                    await channel.send(
+                        {
+                            "type": "input-reply",
+                            "executionId": frame["executionId"],
+                            # ipykernel's end of input: the script's input() raises EOFError
+                            "value": EOF_INPUT if value is None else value,
+                        }
+                    )
     except asyncio.TimeoutError:
         printer.note(f"the gateway did not confirm the cancel within {CANCEL_WAIT:g} s", _RED)
     finally:
@@ -1271,10 +1403,15 @@ async def _run(options: RunOptions, printer: TerminalPrinter) -> int:
     if options.url is not None:
         return await _run_on(GatewayAddress.parse(options.url, options.token), options, printer)
     is_notebook = options.script.suffix.lower() == ".ipynb"
-    async with local_gateway(options.script.resolve().parent) as address:
-        # a notebook's kernel starts in the notebook's directory, as Jupyter starts it
-        kernel_path = options.script.name if is_notebook else None
-        return await _run_on(address, options, printer, kernel_path)
+    script = options.script.resolve()
+    here = Path.cwd()
+    # the private server's root holds the script and the shell's directory: a script's kernel
+    # starts where the shell is, as python does; a notebook's in the notebook's directory, as
+    # Jupyter starts it
+    root = Path(os.path.commonpath([here, script.parent]))
+    kernel_path = (script if is_notebook else here).relative_to(root).as_posix()
+    async with local_gateway(root) as address:
+        return await _run_on(address, options, printer, "" if kernel_path == "." else kernel_path)
 
 
 def main(argv: list[str]) -> int:

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from .eventlog import isoformat, utcnow
 from .events import StatementOutput, error_item
 from .protocol import ExecuteRequest
+from .scripting import begin_code, exit_status, statement_metadata
 
 if TYPE_CHECKING:
     from .kernel import KernelConnection, Message
     from .splitter import Statement
 
-StopReason = Literal["error", "cancel", "interrupt", "timeout", "reset", "kernel-died"]
-FinalStatus = Literal["ok", "error", "cancelled", "timeout", "kernel-died"]
+StopReason = Literal["error", "cancel", "interrupt", "timeout", "reset", "kernel-died", "exit"]
+FinalStatus = Literal["ok", "error", "cancelled", "timeout", "kernel-died", "exited"]
 
 _STATUS_FOR_REASON: dict[str, FinalStatus] = {
     "error": "error",
@@ -29,6 +30,7 @@ _STATUS_FOR_REASON: dict[str, FinalStatus] = {
     "reset": "cancelled",
     "timeout": "timeout",
     "kernel-died": "kernel-died",
+    "exit": "exited",
 }
 
 
@@ -73,6 +75,10 @@ class Execution:
     statements: list[Statement]
     status: str = "queued"
     results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: The script's absolute path (``__file__``), None when the client named no file.
+    script_path: str | None = None
+    #: The status ``sys.exit`` ended the run with (status ``exited``).
+    exit_code: int | None = None
     created_at: datetime = field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -107,11 +113,15 @@ class Execution:
             "startedAt": isoformat(self.started_at),
             "finishedAt": isoformat(self.finished_at),
         }
+        if self.exit_code is not None:
+            snap["exitCode"] = self.exit_code
         if self.running is not None:
             snap["running"] = {
                 "index": self.running.statement.index,
                 "output": list(self.running.output.output),
             }
+            if self.running.input_request is not None:
+                snap["running"]["inputRequest"] = input_request_fields(self.running.input_request)
         return snap
 
 
@@ -128,6 +138,14 @@ class StatementRun:
     complete: bool = False
     held: list[dict[str, Any]] = field(default_factory=list)
     idle_timer: asyncio.TimerHandle | None = None
+    #: The kernel's unanswered ``input_request``.
+    input_request: Message | None = None
+
+
+def input_request_fields(msg: Message) -> dict[str, Any]:
+    """Return ``{prompt, password}`` of a kernel's ``input_request``."""
+    content = msg.get("content") or {}
+    return {"prompt": str(content.get("prompt", "")), "password": bool(content.get("password"))}
 
 
 class Runner:
@@ -167,6 +185,7 @@ class Runner:
         self._finished = False
         self._had_error = False
         self._connection: KernelConnection | None = None
+        self._prologue_id: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
 
@@ -177,6 +196,16 @@ class Runner:
         if self._stopping is None or reason == "reset":
             self._stopping = reason
         self._stop_requested.set()
+
+    def answer_input(self, value: str) -> bool:
+        """Send ``value`` to the statement waiting in ``input()``; False if none waits."""
+        for run in self._runs:
+            request = run.input_request
+            if request is not None and not run.complete and self._connection is not None:
+                run.input_request = None
+                self._connection.send_input(value, request)
+                return True
+        return False
 
     # -- the run ------------------------------------------------------------------------
 
@@ -281,11 +310,55 @@ class Runner:
 
     # -- sending --------------------------------------------------------------------------
 
+    def _scripted(self) -> bool:
+        """Whether statements run with script semantics (statements mode, a Python kernel
+        with the gateway's set-up)."""
+        connection = self._connection
+        return (
+            connection is not None
+            and connection.scripting
+            and self.execution.request.mode == "statements"
+        )
+
+    def _send_prologue(self) -> None:
+        """Send ``begin`` (the script's identity and text) ahead of the first statement."""
+        request = self.execution.request
+        connection = self._connection
+        assert connection is not None
+        line_range = request.line_range
+        fresh = line_range is None or line_range[0] <= 1
+        code = begin_code(self.execution.script_path, request.script, fresh)
+        self._prologue_id = connection.execute(
+            code,
+            self._on_prologue,
+            silent=True,
+            store_history=False,
+            allow_stdin=False,
+            stop_on_error=False,
+        )
+
+    def _on_prologue(self, channel: str, msg: Message) -> None:
+        if channel != "shell":
+            return
+        content = msg.get("content") or {}
+        if content.get("status") != "ok":
+            self.log.warning(
+                "pdit execution %s: the script prologue failed: %s: %s",
+                self._eid,
+                content.get("ename"),
+                content.get("evalue"),
+            )
+        if self._connection is not None and self._prologue_id is not None:
+            self._connection.forget(self._prologue_id)
+
     def _send_more(self) -> None:
         depth = self.options.pipeline_depth or len(self._runs)
         request = self.execution.request
         connection = self._connection
         assert connection is not None
+        scripted = self._scripted()
+        if scripted and self._prologue_id is None and self._next_send < len(self._runs):
+            self._send_prologue()
         while (
             self._stopping is None and self._in_flight < depth and self._next_send < len(self._runs)
         ):
@@ -298,8 +371,9 @@ class Runner:
                 functools.partial(self._on_message, run),
                 silent=False,
                 store_history=request.store_history,
-                allow_stdin=False,
+                allow_stdin=request.allow_stdin,
                 stop_on_error=not request.allow_errors,
+                metadata=statement_metadata(run.statement.line_start) if scripted else None,
             )
             self._in_flight += 1
 
@@ -307,6 +381,11 @@ class Runner:
 
     def _on_message(self, run: StatementRun, channel: str, msg: Message) -> None:
         if self._finished or run.complete:
+            return
+        if channel == "stdin":
+            if msg["header"]["msg_type"] == "input_request":
+                run.input_request = msg
+                self._statement_event(run, {"type": "input-request", **input_request_fields(msg)})
             return
         if channel == "shell":
             run.reply = msg
@@ -397,10 +476,26 @@ class Runner:
         """
         assert run.reply is not None
         self._in_flight -= 1
+        run.input_request = None
         status = run.reply["content"].get("status")
-        if status == "error" and not self.execution.request.allow_errors and self._stopping is None:
+        if self._exits(run):
+            if self._stopping is None or self._stopping == "error":
+                self._stopping = "exit"
+        elif (
+            status == "error" and not self.execution.request.allow_errors and self._stopping is None
+        ):
             self._stopping = "error"
         self._send_more()
+
+    def _exits(self, run: StatementRun) -> bool:
+        """Whether the statement raised ``SystemExit`` in a script run (it ends the run)."""
+        reply = run.reply
+        return (
+            reply is not None
+            and self.execution.request.mode == "statements"
+            and reply["content"].get("status") == "error"
+            and reply["content"].get("ename") == "SystemExit"
+        )
 
     def _complete_run(self, run: StatementRun) -> None:
         run.complete = True
@@ -477,7 +572,20 @@ class Runner:
         for payload in run.output.finish():
             self._statement_event(run, payload)
         count = content.get("execution_count", run.output.execution_count)
-        self._result(run, list(run.output.output), "error" if status == "error" else "ok", count)
+        output = list(run.output.output)
+        if self._exits(run):
+            # python prints nothing for SystemExit: the status is the result
+            value = str(content.get("evalue", ""))
+            for item in output:
+                if item["type"] == "error" and item.get("ename") == "SystemExit":
+                    value = str(item.get("evalue", ""))
+            output = [
+                i for i in output if not (i["type"] == "error" and i.get("ename") == "SystemExit")
+            ]
+            self.execution.exit_code = exit_status(value)
+            self._result(run, output, "exited", count)
+            return
+        self._result(run, output, "error" if status == "error" else "ok", count)
 
     def _result(
         self, run: StatementRun, output: list[dict[str, Any]], status: str, count: int | None
@@ -493,6 +601,8 @@ class Runner:
             "durationMs": round((time.monotonic() - started) * 1000, 3),
             "executionCount": count,
         }
+        if status == "exited":
+            payload["exitCode"] = self.execution.exit_code
         self._statement_event(run, payload)
         # a copy: later display updates change the retained result, never the logged event
         self.execution.results[run.statement.index] = {**payload, "output": list(output)}
@@ -543,6 +653,8 @@ class Runner:
     def _forget_requests(self) -> None:
         self._finished = True
         connection = self._connection
+        if connection is not None and self._prologue_id is not None:
+            connection.forget(self._prologue_id)
         for run in self._runs:
             if run.idle_timer is not None:
                 run.idle_timer.cancel()
@@ -567,13 +679,14 @@ class Runner:
             status = "error" if self._had_error else "ok"
         execution.status = status
         execution.finished_at = utcnow()
-        self._emit(
-            {
-                "type": "complete",
-                "status": status,
-                "durationMs": round((time.monotonic() - started) * 1000, 3),
-            }
-        )
+        complete: dict[str, Any] = {
+            "type": "complete",
+            "status": status,
+            "durationMs": round((time.monotonic() - started) * 1000, 3),
+        }
+        if status == "exited":
+            complete["exitCode"] = execution.exit_code
+        self._emit(complete)
         return status
 
     # -- helpers ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from traitlets import Any as AnyTrait
-from traitlets import Instance
+from traitlets import Instance, Unicode
 from traitlets.config import LoggingConfigurable
 
 from . import launching
@@ -21,6 +21,7 @@ from .errors import (
     DuplicateExecutionIdError,
     ExecutionFinishedError,
     InvalidSessionIdError,
+    NoInputPendingError,
     QueueFullError,
     SessionBusyError,
     SessionClosedError,
@@ -32,6 +33,7 @@ from .kernel import KernelConnection, Message, open_kernel
 from .pool import KernelPool
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
 from .runner import Execution, Runner, RunOptions, spawn
+from .scripting import script_path
 from .splitter import Statement, split_script
 from .store import INTERRUPTED, ExecutionStore, StoredSession
 
@@ -137,8 +139,10 @@ class Session:
         budget: LogBudget | None = None,
         restored: StoredSession | None = None,
         pool: KernelPool | None = None,
+        root_dir: str | None = None,
     ) -> None:
         self.session_id = session_id
+        self.root_dir = root_dir
         self.pool = pool
         self.kernel_manager = kernel_manager
         self.options = options
@@ -209,8 +213,8 @@ class Session:
             kwargs: dict[str, Any] = {}
             if self.kernel_name:
                 kwargs["kernel_name"] = self.kernel_name
-            if self.path is not None:
-                kwargs["path"] = self.path
+            # a session that names no path runs in the server's root directory
+            kwargs["path"] = self.path if self.path is not None else ""
             self.kernel_id = await launching.start_kernel(
                 self.kernel_manager, self.options.kernel_iopub_hwm, **kwargs
             )
@@ -267,6 +271,9 @@ class Session:
             try:
                 if connection is not None:
                     await connection.probe(self.options.kernel_ready_timeout)
+                    # a new kernel process: the script set-up is gone with the old one
+                    connection.scripting = False
+                    await connection.install_scripting(self.options.kernel_ready_timeout)
             except Exception as err:
                 self.log.exception("pdit session %s: restarted kernel silent", self.session_id)
                 self._kernel_ok = False
@@ -323,7 +330,7 @@ class Session:
                     await self.kernel_manager.restart_kernel(self.kernel_id, now=True)
                 except KeyError:
                     # the kernel was removed from the server's map: start a new one
-                    kwargs: dict[str, Any] = {"path": self.path} if self.path is not None else {}
+                    kwargs: dict[str, Any] = {"path": self.path if self.path is not None else ""}
                     if self.kernel_name:
                         kwargs["kernel_name"] = self.kernel_name
                     self.kernel_id = await launching.start_kernel(
@@ -532,7 +539,14 @@ class Session:
             statements = split_script(
                 request.script, request.line_range, request.script_name or "<script>"
             )
-        execution = Execution(execution_id, request, statements)
+        execution = Execution(
+            execution_id,
+            request,
+            statements,
+            script_path=(request.script_file or script_path(request.script_name, self.root_dir))
+            if request.mode == "statements"
+            else None,
+        )
         self.executions[execution_id] = execution
         self.prune_history()
         self.queue.append(execution)
@@ -596,6 +610,22 @@ class Session:
             )
         self.emit({"type": "complete", "executionId": eid, "status": "cancelled", "durationMs": 0})
         self._persist(execution)
+
+    def answer_input(self, value: str, execution_id: str | None = None) -> None:
+        """Answer the running statement's ``input()`` (``input-reply``).
+
+        Raises
+        ------
+        NoInputPendingError
+            Nothing waits for input (in ``execution_id``, when given).
+        """
+        runner = self.runner
+        if runner is not None and execution_id not in (None, runner.execution.execution_id):
+            runner = None
+        if runner is None or not runner.answer_input(value):
+            raise NoInputPendingError(
+                "no statement is waiting for input", execution_id=execution_id
+            )
 
     async def interrupt_current(self) -> None:
         """Interrupt whatever runs now (pdit's ``interrupt``)."""
@@ -672,6 +702,11 @@ class PditSessionManager(LoggingConfigurable):
     kernel_manager = AnyTrait(help="The server's kernel manager (MappingKernelManager or gateway).")
     options = Instance(SessionOptions, args=(), help="Limits shared by every session.")
     store = Instance(ExecutionStore, args=(), help="Where finished executions are recorded.")
+    root_dir = Unicode(
+        None,
+        allow_none=True,
+        help="The server's root directory: relative script names are paths under it.",
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -755,6 +790,7 @@ class PditSessionManager(LoggingConfigurable):
                 budget=self.budget,
                 restored=self.restored.pop(session_id, None),
                 pool=self.pool,
+                root_dir=self.root_dir,
             )
             self.sessions[session_id] = session
             session.start()

@@ -41,6 +41,7 @@ def test_execute_with_every_option():
         mode="cell",
         allow_errors=True,
         store_history=False,
+        allow_stdin=False,  # cell mode: no input(), as nbclient runs cells
     )
 
 
