@@ -258,7 +258,10 @@ class ChannelHandler(
         # back until the client's (delayed, ~40 ms) ACK of the previous one arrives.
         self.set_nodelay(True)
         try:
-            session = self.pdit_sessions.get_or_create(session_id)
+            # ``?path=`` names the document of a session this connection creates (its kernel
+            # starts in the document's folder); an existing session keeps its own
+            path = self.get_argument("path", None)
+            session = self.pdit_sessions.get_or_create(session_id, path=path or None)
         except GatewayError as err:
             self.close(1008, err.message)
             return

@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -342,8 +343,11 @@ class ZMQKernelConnection(KernelConnection):
     async def start(self, ready_timeout: float) -> None:
         """Open shell and iopub streams; ping with ``kernel_info`` until both answer."""
         km = self.kernel_manager
-        identity = self.session.bsession
-        # the kernel sends input requests to the identity that sent the execute request
+        # The kernel sends input requests to the socket identity that sent the execute request.
+        # The identity is this connection's own: ipykernel's stdin socket hands a route over to
+        # the newest connection of an identity, and other clients of the kernel manager's
+        # session (its session id is the default identity) would take the route away.
+        identity = f"pdit-{uuid.uuid4().hex}".encode()
         self._streams = {
             "shell": km.connect_shell(identity=identity),
             "iopub": unbounded_iopub(km),
@@ -388,7 +392,7 @@ class ZMQKernelConnection(KernelConnection):
             self.session.send(stream, "input_reply", {"value": value}, parent=parent)
 
     async def close(self) -> None:
-        """Close both streams."""
+        """Close the streams."""
         await super().close()
         for stream in self._streams.values():
             if not stream.closed():

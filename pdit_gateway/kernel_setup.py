@@ -48,6 +48,9 @@ SETUP_FILENAME = "<pdit_gateway kernel set-up>"
 #: The backend ipykernel chooses when the environment names none.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
+#: Seconds an ``input_request`` is sent again while the kernel does not know its client yet.
+INPUT_ROUTE_WAIT = 10.0
+
 _EXIT_HINT = "To exit: use 'exit', 'quit', or Ctrl-D."
 
 
@@ -213,6 +216,36 @@ class _Quitter:
         raise SystemExit(code)
 
 
+def _deliver_input_requests(kernel: Any) -> None:
+    """Make ipykernel's ``input_request`` wait for its client instead of being lost.
+
+    ipykernel's stdin socket drops a message for a client it does not know yet; a client that
+    connected shortly before (the gateway connects just before the first run) may not be known
+    at the first ``input()``, which then waited forever (about one first run in ten). With
+    ``ROUTER_MANDATORY`` such a send fails instead, and the request is sent again until the
+    client is known (``INPUT_ROUTE_WAIT`` seconds at most, then the error is the script's).
+    """
+    import zmq
+
+    socket = getattr(kernel, "stdin_socket", None)
+    original = getattr(kernel, "_input_request", None)
+    if socket is None or original is None:
+        return
+    socket.router_mandatory = 1
+
+    def input_request(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + INPUT_ROUTE_WAIT
+        while True:
+            try:
+                return original(*args, **kwargs)
+            except zmq.ZMQError as err:
+                if err.errno != zmq.EHOSTUNREACH or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+
+    kernel._input_request = input_request
+
+
 def _wrap_raw_input(kernel: Any) -> None:
     """Make ``input()`` at the end of its input raise python's ``EOFError`` message."""
     original = kernel.raw_input
@@ -347,25 +380,40 @@ def _use_script_backend(shell: Any) -> None:
 # -- per run -------------------------------------------------------------------------------
 
 
-def _forget_edited_modules(folder: str) -> None:
-    """Drop modules of the script's folder edited since the last run: they import afresh."""
+def _is_local_module(name: str, module: Any, prefix: str, installed: tuple[str, ...]) -> bool:
+    """Whether ``module`` was imported from the script's folder (not Python's own or installed)."""
+    if name == "__main__":
+        return False  # the kernel's namespace, whose __file__ the script's run sets
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str) or not file.startswith(prefix):
+        return False
+    if "site-packages" in file or "dist-packages" in file:
+        return False
+    return not any(file.startswith(place) for place in installed)
+
+
+def _forget_modules(folder: str, everything: bool) -> None:
+    """Drop the modules imported from the script's folder, so they import afresh as they do
+    in a new python process: all of them (a run from the top), or those edited since the
+    last run."""
     state = _state
     assert state is not None
     prefix = os.path.join(folder, "")
+    installed = tuple(
+        os.path.join(place, "") for place in {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    )
     checked_at = state.modules_checked_at
     state.modules_checked_at = time.time_ns()
     for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if not isinstance(file, str) or not file.startswith(prefix):
+        if not _is_local_module(name, module, prefix, installed):
             continue
-        if "site-packages" in file or "dist-packages" in file:
-            continue
-        try:
-            modified = os.stat(file).st_mtime_ns
-        except OSError:
-            continue
-        if modified >= checked_at:
-            del sys.modules[name]
+        if not everything:
+            try:
+                if os.stat(str(module.__file__)).st_mtime_ns < checked_at:
+                    continue
+            except OSError:
+                continue
+        del sys.modules[name]
     importlib.invalidate_caches()
 
 
@@ -412,7 +460,7 @@ def begin(path: str | None, text: str, fresh: bool) -> None:
     elif folder not in sys.path[:1]:
         sys.path.insert(0, folder)
     state.folder = folder
-    _forget_edited_modules(folder)
+    _forget_modules(folder, everything=fresh)
 
 
 def install(shell: Any) -> None:
@@ -427,6 +475,7 @@ def install(shell: Any) -> None:
     kernel = getattr(shell, "kernel", None)
     if kernel is not None and hasattr(kernel, "raw_input"):
         _wrap_raw_input(kernel)
+        _deliver_input_requests(kernel)
     warnings.showwarning = _showwarning
     sys.meta_path.insert(0, _BackendFinder())
     del state

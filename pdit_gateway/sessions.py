@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import posixpath
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from .errors import (
     ExecutionFinishedError,
     InvalidSessionIdError,
     NoInputPendingError,
+    PathOutsideRootError,
     QueueFullError,
     SessionBusyError,
     SessionClosedError,
@@ -68,6 +70,12 @@ class SessionOptions:
 
 #: How many seq numbers a session reserves in the store at a time.
 SEQ_BLOCK = 10_000
+
+
+def inside_root(path: str) -> bool:
+    """Whether a session's API path (``dir/doc.py``, relative to the root) stays inside it."""
+    normal = posixpath.normpath(path.replace("\\", "/")) if path else "."
+    return not posixpath.isabs(normal) and normal != ".." and not normal.startswith("../")
 
 
 def cell_statement(script: str) -> list[Statement]:
@@ -777,6 +785,8 @@ class PditSessionManager(LoggingConfigurable):
             session_id = str(uuid.uuid4())
         if not valid_session_id(session_id):
             raise InvalidSessionIdError("a session id matches [A-Za-z0-9_.-]{1,128}")
+        if path is not None and not inside_root(path):
+            raise PathOutsideRootError(f"{path!r} is not a path inside the server's root directory")
         session = self.sessions.get(session_id)
         if session is None:
             session = Session(

@@ -33,6 +33,10 @@ export interface IStatement {
   version: number;
   /** `clear_output(wait=True)` received: clear at the next output. */
   pendingClear: boolean;
+  /** The statement waits in `input()` for this prompt (cleared by its next output). */
+  inputRequest?: { prompt: string; password: boolean };
+  /** With an `exited` result: the script's exit status. */
+  exitCode?: number;
 }
 
 interface IExecutionRecord {
@@ -69,6 +73,16 @@ export class OutputModel {
     this.changed.emit();
   }
 
+  /** The user answered the statement's `input()`: stop asking. */
+  inputAnswered(key: string): void {
+    const st = this._statements.get(key);
+    if (st?.inputRequest) {
+      st.inputRequest = undefined;
+      st.version++;
+      this.changed.emit();
+    }
+  }
+
   apply(event: ClientEvent): void {
     if (this._apply(event)) {
       this.changed.emit();
@@ -94,11 +108,20 @@ export class OutputModel {
         }
         return st !== undefined;
       }
+      case 'input-request': {
+        const st = this._find(event);
+        if (st) {
+          st.inputRequest = { prompt: event.prompt, password: event.password };
+          st.version++;
+        }
+        return st !== undefined;
+      }
       case 'stream': {
         const st = this._find(event);
         if (!st) {
           return false;
         }
+        st.inputRequest = undefined;
         this._applyPendingClear(st);
         const last = st.outputs[st.outputs.length - 1];
         if (last !== undefined && last.type === event.name) {
@@ -231,7 +254,13 @@ export class OutputModel {
       return false;
     }
     st.outputs = event.output;
-    st.state = event.status === 'ok' ? 'done' : 'error';
+    st.inputRequest = undefined;
+    // sys.exit(0) is a success, any other status a failure, as for the process
+    st.exitCode = event.exitCode;
+    st.state =
+      event.status === 'ok' || (event.status === 'exited' && !event.exitCode)
+        ? 'done'
+        : 'error';
     st.durationMs = event.durationMs;
     st.executionCount = event.executionCount;
     st.pendingClear = false;
@@ -278,6 +307,7 @@ export class OutputModel {
       if (st) {
         st.state = 'running';
         st.outputs = execution.running.output;
+        st.inputRequest = execution.running.inputRequest;
         st.version++;
       }
     }

@@ -4,6 +4,7 @@
 import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { OutputItem } from './client';
+import { terminalText } from './terminal';
 
 export interface IBundle {
   data: IRenderMime.IMimeModel['data'];
@@ -14,7 +15,9 @@ export interface IBundle {
 export function toBundle(item: OutputItem): IBundle {
   if (item.type === 'stdout' || item.type === 'stderr') {
     return {
-      data: { [`application/vnd.jupyter.${item.type}`]: item.content },
+      data: {
+        [`application/vnd.jupyter.${item.type}`]: terminalText(item.content)
+      },
       metadata: {}
     };
   }

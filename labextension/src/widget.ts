@@ -47,6 +47,8 @@ interface IRenderedStatement {
   status: HTMLElement;
   version: number;
   items: { item: unknown; node: HTMLElement; dispose: () => void }[];
+  /** The box answering the statement's `input()`, while it waits. */
+  input?: HTMLElement;
 }
 
 export namespace PditView {
@@ -194,9 +196,9 @@ export class PditView extends Panel {
       return;
     }
     const script = this._context.model.sharedModel.getSource();
-    const name = this._context.path.split('/').pop() ?? this._context.path;
+    // the document's path under the server's root: the kernel's __file__ and tracebacks
     this._client.execute(script, {
-      scriptName: name,
+      scriptName: this._context.path,
       ...(lineRange ? { lineRange } : {})
     });
   }
@@ -206,6 +208,8 @@ export class PditView extends Panel {
   private _connect(): void {
     const client = new PditClient({
       ...optionsFromServerSettings(this._serverSettings, this.sessionId),
+      // a session this view creates runs its kernel in the document's folder
+      path: this._context.path,
       replay: 'all',
       ...this._clientOptions
     });
@@ -324,7 +328,8 @@ export class PditView extends Panel {
       error: 'error',
       cancelled: 'cancelled'
     };
-    rendered.status.textContent = `${label[st.state]}`;
+    rendered.status.textContent =
+      st.exitCode !== undefined ? `exit ${st.exitCode}` : `${label[st.state]}`;
     rendered.status.title = `${lines}: ${st.state}`;
     // Re-render only the items that changed (a stream delta changes the last one).
     const items = rendered.items;
@@ -347,6 +352,50 @@ export class PditView extends Panel {
       extra.dispose();
       extra.node.remove();
     }
+    this._updateInput(st, rendered);
+  }
+
+  /** Show (or take away) the box that answers the statement's `input()`. */
+  private _updateInput(st: IStatement, rendered: IRenderedStatement): void {
+    const request = st.inputRequest;
+    if (request === undefined) {
+      rendered.input?.remove();
+      rendered.input = undefined;
+      return;
+    }
+    if (rendered.input !== undefined) {
+      rendered.node.appendChild(rendered.input); // stays below the outputs
+      return;
+    }
+    const form = document.createElement('form');
+    form.className = 'jp-pdit-input';
+    const label = document.createElement('label');
+    label.className = 'jp-pdit-input-prompt';
+    label.textContent = request.prompt;
+    const box = document.createElement('input');
+    box.className = 'jp-pdit-input-box jp-mod-styled';
+    box.type = request.password ? 'password' : 'text';
+    box.autocomplete = 'off';
+    box.setAttribute('aria-label', request.prompt || 'input()');
+    label.appendChild(box);
+    form.appendChild(label);
+    form.addEventListener('submit', event => {
+      event.preventDefault();
+      this._client?.inputReply(st.executionId, box.value);
+      this._model.inputAnswered(st.key);
+    });
+    box.addEventListener('keydown', event => {
+      // Ctrl-D, as in a terminal: the end of input (input() raises EOFError)
+      if (event.key === 'd' && event.ctrlKey) {
+        event.preventDefault();
+        this._client?.inputReply(st.executionId, null);
+        this._model.inputAnswered(st.key);
+      }
+      event.stopPropagation(); // the editor's and JupyterLab's shortcuts stay out
+    });
+    rendered.node.appendChild(form);
+    rendered.input = form;
+    requestAnimationFrame(() => box.focus());
   }
 
   // -- layout ---------------------------------------------------------------------

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import json
 import os
-import re
 import signal
 import socket
 import struct

@@ -24,6 +24,9 @@ import {
 import { ISignal, Signal } from './signal';
 
 /** The connection's state; `closed` is final (after `dispose()` or too many failed attempts). */
+
+/** What the kernel takes as the end of input: `input()` raises `EOFError`. */
+export const END_OF_INPUT = '\u0004';
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** The part of the WHATWG `WebSocket` the client uses (browsers and the `ws` package have it). */
@@ -61,6 +64,11 @@ export interface IPditClientOptions {
   token?: string;
   /** The session id (`[A-Za-z0-9_.-]{1,128}`); the session is created if it does not exist. */
   sessionId: string;
+  /**
+   * The document of a session this client creates, relative to the server's root
+   * (its kernel starts in the document's folder); an existing session keeps its own.
+   */
+  path?: string;
   /** The WebSocket class (default: the global one; in node, the `ws` package's). */
   WebSocket?: WebSocketConstructor;
   /**
@@ -241,9 +249,11 @@ export function channelUrl(options: IPditClientOptions): string {
     options.wsUrl ?? options.baseUrl.replace(/^http/, 'ws')
   ).replace(/\/+$/, '');
   const url = `${base}/pdit/api/sessions/${encodeURIComponent(options.sessionId)}/channel`;
-  return options.token
-    ? `${url}?token=${encodeURIComponent(options.token)}`
-    : url;
+  const query = [
+    ...(options.token ? [`token=${encodeURIComponent(options.token)}`] : []),
+    ...(options.path ? [`path=${encodeURIComponent(options.path)}`] : [])
+  ];
+  return query.length ? `${url}?${query.join('&')}` : url;
 }
 
 /**
@@ -365,6 +375,18 @@ export class PditClient {
   /** Cancel an execution of the session (any client's). */
   cancel(executionId: string): void {
     this._send({ type: 'cancel', executionId });
+  }
+
+  /**
+   * Answer the `input-request` of a running statement; `null` is the end of input (the
+   * script's `input()` raises `EOFError`).
+   */
+  inputReply(executionId: string, value: string | null): void {
+    this._send({
+      type: 'input-reply',
+      executionId,
+      value: value === null ? END_OF_INPUT : value
+    });
   }
 
   /** Stop the running execution (reason `interrupt`), or interrupt the idle kernel. */

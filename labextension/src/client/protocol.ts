@@ -6,7 +6,7 @@ export type KernelState = 'starting' | 'idle' | 'busy' | 'restarting' | 'dead';
 
 /** The final status of an execution as the server reports it in `complete`. */
 export type CompleteStatus =
-  'ok' | 'error' | 'cancelled' | 'timeout' | 'kernel-died';
+  'ok' | 'error' | 'cancelled' | 'timeout' | 'kernel-died' | 'exited';
 
 /** A status of an execution in a snapshot. */
 export type ExecutionSnapshotStatus =
@@ -78,13 +78,22 @@ export interface ClearEvent extends StatementFields {
   type: 'clear';
   wait: boolean;
 }
+export interface InputRequestEvent extends StatementFields {
+  type: 'input-request';
+  /** What `input(prompt)` was given. */
+  prompt: string;
+  /** `getpass`: do not show what is typed. */
+  password: boolean;
+}
 export interface ResultEvent extends StatementFields {
   type: 'result';
   output: OutputItem[];
   isInvisible: boolean;
-  status: 'ok' | 'error';
+  /** `exited`: the statement called `sys.exit` (see `exitCode`). */
+  status: 'ok' | 'error' | 'exited';
   durationMs: number;
   executionCount: number | null;
+  exitCode?: number;
 }
 export interface CancelledEvent extends Sequenced {
   type: 'cancelled';
@@ -97,6 +106,8 @@ export interface CompleteEvent extends Sequenced {
   executionId: string;
   status: CompleteStatus;
   durationMs: number;
+  /** With status `exited`: python's exit status of the script. */
+  exitCode?: number;
 }
 export interface KernelStatusEvent extends Sequenced {
   type: 'kernel-status';
@@ -112,6 +123,7 @@ export type SessionEvent =
   | StreamEvent
   | DisplayEvent
   | ClearEvent
+  | InputRequestEvent
   | ResultEvent
   | CancelledEvent
   | CompleteEvent
@@ -119,7 +131,12 @@ export type SessionEvent =
 
 /** Events of one statement (they carry `index`, `lineStart`, `lineEnd`). */
 export type StatementEvent =
-  RunningEvent | StreamEvent | DisplayEvent | ClearEvent | ResultEvent;
+  | RunningEvent
+  | StreamEvent
+  | DisplayEvent
+  | ClearEvent
+  | InputRequestEvent
+  | ResultEvent;
 
 export interface KernelInfo {
   name: string | null;
@@ -136,7 +153,12 @@ export interface ExecutionSnapshot {
   createdAt?: string;
   startedAt?: string | null;
   finishedAt?: string | null;
-  running?: { index: number; output: OutputItem[] };
+  running?: {
+    index: number;
+    output: OutputItem[];
+    inputRequest?: { prompt: string; password: boolean };
+  };
+  exitCode?: number;
   fromBeforeRestart?: boolean;
 }
 
@@ -208,6 +230,8 @@ export interface ExecuteOptions {
   mode?: 'statements' | 'cell';
   allowErrors?: boolean;
   storeHistory?: boolean;
+  /** Whether `input()` asks this client (`input-request`); default: true in statements mode. */
+  allowStdin?: boolean;
 }
 
 const SESSION_EVENT_TYPES = new Set([
@@ -217,6 +241,7 @@ const SESSION_EVENT_TYPES = new Set([
   'stream',
   'display',
   'clear',
+  'input-request',
   'result',
   'cancelled',
   'complete',
@@ -249,5 +274,6 @@ export const FINAL_STATUSES: ReadonlySet<string> = new Set([
   'cancelled',
   'timeout',
   'kernel-died',
+  'exited',
   'interrupted-by-shutdown'
 ]);

@@ -1,0 +1,3 @@
+print("using exit()")
+exit(2)
+print("not reached")

@@ -1,0 +1,5 @@
+import sys
+
+print("about to exit")
+sys.exit(3)
+print("not reached")

@@ -1,0 +1,6 @@
+import sys
+
+try:
+    sys.exit(4)
+finally:
+    print("finally runs")

@@ -1,0 +1,5 @@
+import sys
+
+print("clean exit")
+sys.exit(0)
+print("not reached")

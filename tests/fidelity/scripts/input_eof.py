@@ -1,0 +1,3 @@
+# fidelity-stdin:
+value = input("Value: ")
+print("got", value)

@@ -1,0 +1,4 @@
+# fidelity-stdin: first|second
+a = input()
+b = input()
+print(b, a)

@@ -1,0 +1,5 @@
+import logging
+
+logging.warning("watch out")
+logging.info("not shown")
+print("logged")

@@ -1,0 +1,4 @@
+print("hello")
+print("two", "words", 3)
+x = 40 + 2
+print(f"x = {x}")

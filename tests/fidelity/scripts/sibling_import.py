@@ -1,0 +1,4 @@
+import fidelity_helper
+
+print(fidelity_helper.double(21))
+print(fidelity_helper.LOADED)

@@ -1,0 +1,4 @@
+import warnings
+
+warnings.warn("old API", DeprecationWarning)
+print("done")

@@ -1,0 +1,5 @@
+import warnings
+
+print("start")
+warnings.warn("this is a warning")
+print("end")
