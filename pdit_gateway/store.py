@@ -262,7 +262,8 @@ def _resolve(done: concurrent.futures.Future[None]) -> None:
 
 
 def _connect(path: Path, log: logging.Logger) -> sqlite3.Connection:
-    """Open the database in WAL mode and bring its schema up to date."""
+    """Open the database in WAL mode and bring its schema up to date (folders are created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -359,24 +360,22 @@ class SqliteExecutionStore(ExecutionStore):
             If the database cannot be opened, read, or written.
         """
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = _connect(self.path, self.log)
-        except OSError as exc:
-            raise StoreError(f"cannot open the execution store {self.path}: {exc}") from exc
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the execution store {self.path}: {exc}") from exc
         try:
-            stored = self._load(conn)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the execution store {self.path}: {exc}") from exc
-        try:
-            # a write now, so that a file that opens but cannot be written (read-only,
-            # immutable) fails here, at start, and not with every result later
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write the execution store {self.path}: {exc}") from exc
+            try:
+                stored = self._load(conn)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the execution store {self.path}: {exc}") from exc
+            try:
+                # a write now, so that a file that opens but cannot be written (read-only,
+                # immutable) fails here, at start, and not with every result later
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write the execution store {self.path}: {exc}") from exc
         finally:
             conn.close()
         return stored
@@ -582,7 +581,7 @@ class SqliteExecutionStore(ExecutionStore):
     def _open(self) -> sqlite3.Connection | None:
         try:
             return _connect(self.path, self.log)
-        except (sqlite3.Error, StoreError):
+        except (sqlite3.Error, StoreError, OSError):
             self.log.exception("pdit store: cannot open %s", self.path)
             return None
 

@@ -569,7 +569,6 @@ async def test_a_refused_socket_url_does_not_put_the_token_in_the_log(jp_ws_fetc
         for logger in loggers:
             logger.removeHandler(records)
     logged = "\n".join(records.lines)
-    print(logged)
     assert "/ws/session" in logged  # the refusal is logged (Tornado's warning, the access log)
     assert token not in logged
     assert "token=[secret]" in logged
