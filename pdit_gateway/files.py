@@ -47,7 +47,7 @@ MAX_LINKS = 40
 #: Longest file name, in bytes, of one part of a path (NAME_MAX).
 NAME_MAX = 255
 
-#: Times in a row a folder's watcher that fails is started again before its watches end.
+#: Times a folder's watcher that fails while watching is started again before its watches end.
 RESTARTS = 5
 
 #: Characters of a client's path quoted in an error message.
@@ -707,7 +707,7 @@ class FileWatchers:
         """The thread of one folder: wait for changes, read changed files, report.
 
         A watcher that fails while watching is started again (all its files are read once
-        more, so nothing changed meanwhile is missed), up to ``RESTARTS`` times in a row.
+        more, so nothing changed meanwhile is missed), up to ``RESTARTS`` times.
         """
         thread = threading.current_thread()
         failures = 0

@@ -384,7 +384,7 @@ class PditChannel:
             if isinstance(err, SessionBusyError):
                 self.client.reply({"type": "busy"})
             else:
-                self.client.reply(error_message(err.message))
+                self.client.reply(error_message(err.message, err.code))
 
     async def _watch_file(self, path: Any) -> None:
         if not isinstance(path, str) or not path:
