@@ -291,8 +291,10 @@ async def test_files_over_max_file_bytes_are_neither_read_nor_saved(
     await ws.send(type="watch", path="small.py")
     assert (await ws.recv())["type"] == "initial"
     small.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
-    grown = await ws.until(lambda m: m["type"] != "initial")
-    assert (grown[-1]["type"], grown[-1]["code"]) == ("error", "file-too-large"), grown
+    grown = await ws.until(lambda m: m["type"] == "error")
+    assert grown[-1]["code"] == "file-too-large", grown
+    # (a read between the truncation and the write may have seen a shorter text first)
+    assert all(len(m.get("content", "")) <= MAX_FILE_BYTES for m in grown)
     headers = {**NO_AUTH, "X-PDIT-Token": token}
     body = {"path": "new.py", "content": "#" * (MAX_FILE_BYTES + 1)}
     response = await _save(jp_fetch, body, headers)
@@ -492,6 +494,8 @@ async def test_watchers_poll_a_folder_when_notifications_cannot_be_had(tmp_path)
         assert watchers.modes() == {path.parent: "polling"}
         path.write_text("1\n")
         event = await asyncio.wait_for(events.get(), SOCKET_WAIT)
+        if event.content == "":  # a look between the truncation and the write
+            event = await asyncio.wait_for(events.get(), SOCKET_WAIT)
         assert (event.kind, event.content) == ("fileChanged", "1\n")
     finally:
         await watchers.close()
