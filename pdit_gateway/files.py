@@ -518,9 +518,13 @@ class _FolderReplaced(Exception):
 
 
 def _identity(path: Path, missing_ok: bool = False) -> tuple[int, int] | None:
-    """Return a folder's device and inode; ``FileNotFoundError`` when it is not a folder."""
+    """Return a folder's device and inode; ``FileNotFoundError`` when it is not a folder.
+
+    A symbolic link is not a folder here: a watched folder replaced by a link is not
+    followed (wherever it leads, its watch ends with ``watch-unavailable``).
+    """
     try:
-        info = os.stat(path)
+        info = os.lstat(path)
     except OSError:
         if missing_ok:
             return None

@@ -510,3 +510,27 @@ async def test_a_folder_that_cannot_be_watched_is_an_error_to_its_listeners(tmp_
     assert (event.kind, event.code) == ("error", "watch-unavailable")
     await asyncio.wait_for(watchers.wait_until(lambda w: not w.watching() and not w.running), 10)
     await watchers.close()
+
+
+async def test_a_watched_folder_that_is_removed_ends_its_watches_with_an_error(tmp_path):
+    folder = (tmp_path / "sub").resolve()
+    folder.mkdir()
+    path = folder / "x.py"
+    path.write_text("x\n")
+    watchers = FileWatchers(logging.getLogger("test"), ready_check=0.1)
+    events: asyncio.Queue = asyncio.Queue()
+    watchers.subscribe(path, events.put_nowait, content="x\n")
+    try:
+        await asyncio.wait_for(
+            watchers.wait_until(lambda w: w.modes().get(folder) == "notify"), SOCKET_WAIT
+        )
+        path.unlink()
+        folder.rmdir()
+        folder.symlink_to(tmp_path, target_is_directory=True)  # a link where it was
+        deleted = await asyncio.wait_for(events.get(), SOCKET_WAIT)
+        assert deleted.kind == "fileDeleted"
+        ended = await asyncio.wait_for(events.get(), SOCKET_WAIT)
+        assert (ended.kind, ended.code) == ("error", "watch-unavailable")
+        await asyncio.wait_for(watchers.wait_until(lambda w: not w.watching()), SOCKET_WAIT)
+    finally:
+        await watchers.close()
