@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,10 @@ from traitlets import Bool, Float, Integer, Type, Unicode, default
 from ._version import __version__
 from .errors import PditUIUnavailableError
 from .files import FileService, FileWatchers
-from .handlers import handlers, pdit_ui_handlers
+from .handlers import handlers, pdit_ui_handlers, unavailable_handlers
 from .pdit_ui import EDIT_PREFIX, UI_PATH, editor_query, pdit_static_dir
 from .sessions import PditSessionManager, SessionOptions
-from .store import open_store
+from .store import StoreError, default_db_path, open_store
 
 #: Command-line flags of the standalone server (``pdit-gateway --pdit-ui script.py``).
 PDIT_FLAGS = {
@@ -203,13 +204,25 @@ class PditGatewayApp(ExtensionApp):
     db_path = Unicode(
         config=True,
         help="SQLite file where finished executions are recorded, so they survive a gateway "
-        "restart (':memory:' = no persistence). Default: pdit_gateway/executions.sqlite in "
-        "the Jupyter data directory.",
+        "restart (':memory:' = no persistence). Default: one file per root directory, "
+        "pdit_gateway/executions-<16 hex digits of the SHA-256 of the resolved root_dir>.sqlite "
+        "in the Jupyter data directory, so servers of different projects never share "
+        "sessions. A file that cannot be opened, read or written stops the standalone server "
+        "(exit status 1); inside a larger server the gateway's routes then answer 503 "
+        "'store-unavailable'.",
     )
 
     @default("db_path")
     def _default_db_path(self) -> str:
-        return str(Path(jupyter_data_dir()) / "pdit_gateway" / "executions.sqlite")
+        return str(default_db_path(self._root_dir(), jupyter_data_dir()))
+
+    def _root_dir(self) -> str:
+        """Return the root directory the file API and the default db_path are tied to."""
+        serverapp: Any = self.serverapp
+        if serverapp is None:
+            return os.getcwd()
+        root_dir = getattr(serverapp.contents_manager, "root_dir", None)
+        return str(root_dir or serverapp.root_dir)
 
     ping_interval = Float(
         30.0,
@@ -265,6 +278,22 @@ class PditGatewayApp(ExtensionApp):
         help="Seconds without further changes to a watched file before it is read and sent "
         "to pdit clients as 'fileChanged' or 'fileDeleted'.",
     )
+    file_poll_interval = Float(
+        0.5,
+        min=0.01,
+        config=True,
+        help="Seconds between two looks at a watched folder that is polled: a folder is "
+        "polled when the system's file notifications cannot be had (inotify's limits, 128 "
+        "watchers per user by default), with a warning in the log.",
+    )
+    max_file_bytes = Integer(
+        16 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Largest file, in bytes, that pdit's file API reads ('watch': initial and "
+        "fileChanged) or saves (/api/save-file); a larger one is answered with the error code "
+        "'file-too-large' (HTTP 413 for a save) and nothing is read or written (0 = no limit).",
+    )
 
     @default("default_url")
     def _default_url(self) -> str:
@@ -308,23 +337,45 @@ class PditGatewayApp(ExtensionApp):
             kernel_iopub_hwm=self.kernel_iopub_hwm,
         )
 
+    #: Why the execution store cannot be used (the routes then answer 503); None when it can.
+    store_failure: str | None = None
+
     def initialize_settings(self) -> None:
-        """Build the session manager and publish it in the server's settings."""
+        """Build the session manager and publish it in the server's settings.
+
+        When the execution store cannot be opened, read or written, the standalone server
+        exits with status 1 and says why; inside a larger server (JupyterLab) the error is
+        logged and the gateway's routes answer 503 ``store-unavailable``.
+        """
         assert self.serverapp is not None
-        root_dir = getattr(self.serverapp.contents_manager, "root_dir", None)
-        manager = self.session_manager_class(
-            parent=self,
-            log=self.log,
-            kernel_manager=self.serverapp.kernel_manager,
-            options=self.session_options(),
-            store=open_store(self.db_path, self.log),
-            root_dir=root_dir or self.serverapp.root_dir,
+        root_dir = self._root_dir()
+        try:
+            manager = self.session_manager_class(
+                parent=self,
+                log=self.log,
+                kernel_manager=self.serverapp.kernel_manager,
+                options=self.session_options(),
+                store=open_store(self.db_path, self.log),
+                root_dir=root_dir,
+            )
+        except StoreError as err:
+            advice = (
+                f"{err.message}. Move the file away, or choose another with "
+                "--PditGatewayApp.db_path=PATH (':memory:' keeps no results)."
+            )
+            if self.serverapp.starter_app is self:
+                self.log.critical("pdit gateway cannot start: %s", advice)
+                self.exit(1)
+            self.log.error("pdit gateway is OFF, its routes answer 503: %s", advice)
+            self.store_failure = advice
+            return
+        watchers = FileWatchers(
+            self.log, step=self.file_watch_step, poll_interval=self.file_poll_interval
         )
-        watchers = FileWatchers(self.log, step=self.file_watch_step)
         self.settings.update(
             {
                 "pdit_session_manager": manager,
-                "pdit_files": FileService(root_dir or self.serverapp.root_dir, watchers),
+                "pdit_files": FileService(root_dir, watchers, self.max_file_bytes),
                 "pdit_stream_interval": self.pdit_stream_interval,
                 "pdit_session_idle_timeout": self.pdit_session_idle_timeout,
                 "pdit_max_message_size": self.max_message_size,
@@ -338,6 +389,8 @@ class PditGatewayApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Start the session manager's maintenance task once the loop runs."""
+        if self.store_failure is not None:
+            return
         self.settings["pdit_session_manager"].start()
         if self.pdit_ui and self._pdit_static_dir is not None:
             self.log.info("pdit's editor: %s", self.pdit_ui_url())
@@ -346,6 +399,9 @@ class PditGatewayApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         """Register the REST and WebSocket handlers (and pdit's web client with ``pdit_ui``)."""
+        if self.store_failure is not None:
+            self.handlers.extend(unavailable_handlers(self.store_failure))
+            return
         self.handlers.extend(handlers())
         if not self.pdit_ui:
             return

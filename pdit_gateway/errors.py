@@ -153,6 +153,46 @@ class FileMissingError(FileAccessError):
     status = 404
 
 
+class FileTooLargeError(FileAccessError):
+    """A file (read, watched or saved) larger than ``max_file_bytes``; HTTP 413."""
+
+    code = "file-too-large"
+    status = 413
+
+
+class NotRegularFileError(FileAccessError):
+    """A path that names a FIFO, a device or a socket: only regular files are read; 400."""
+
+    code = "not-a-file"
+    status = 400
+
+
+class HiddenPathError(FileAccessError):
+    """A hidden file or folder while the ContentsManager's ``allow_hidden`` is off; 403."""
+
+    code = "hidden-path"
+    status = 403
+
+
+class WatchUnavailableError(FileAccessError):
+    """A file whose folder cannot be watched at all (neither notified nor polled)."""
+
+    code = "watch-unavailable"
+    status = 503
+
+
+class StoreUnavailableError(GatewayError):
+    """The execution store (``db_path``) could not be opened; the gateway's routes answer 503."""
+
+    code = "store-unavailable"
+
+
+class StoreWriteError(GatewayError):
+    """Writing to the execution store failed: results are not being kept."""
+
+    code = "store-write-failed"
+
+
 class PditUIUnavailableError(GatewayError):
     """``pdit_ui`` is on but the ``pdit`` package (its web client) is not installed."""
 

@@ -13,7 +13,8 @@ from jupyter_server.auth.decorator import allow_unauthenticated, authorized, ws_
 from jupyter_server.base.handlers import APIHandler, FileFindHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
-from jupyter_server.utils import url_path_join
+from jupyter_server.log import _scrub_uri
+from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
@@ -23,11 +24,12 @@ from .clients import ClientGone
 from .errors import (
     FileAccessError,
     GatewayError,
+    HiddenPathError,
     InvalidSessionIdError,
     UnknownExecutionError,
     UnknownSessionError,
 )
-from .files import FileService
+from .files import FileService, has_hidden_part, shown
 from .pdit_compat import PditChannel
 from .pdit_ui import UI_PATH
 from .protocol import valid_session_id
@@ -37,10 +39,51 @@ AUTH_RESOURCE = "kernels"
 _ID = r"([^/]+)"
 
 
+class PditHTTPError(web.HTTPError):
+    """An HTTP error whose JSON body carries the gateway's error ``code`` and its message.
+
+    Parameters
+    ----------
+    status : int
+        The HTTP status.
+    code : str
+        The gateway's error code (``file-too-large``, ``forbidden-path``, …).
+    message : str
+        A sentence for a person (logged as is: ``%`` in it is not a placeholder).
+    """
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, message.replace("%", "%%"))
+        self.error_code = code
+        self.message = message
+
+
 class PditHandlerMixin:
-    """Reach the gateway's objects through the server's settings."""
+    """Reach the gateway's objects through the server's settings; scrub logged URLs."""
 
     settings: dict[str, Any]
+    request: Any
+
+    def _request_summary(self) -> str:
+        """The request as Tornado's warnings show it, without the token (``?token=[secret]``).
+
+        Tornado's own summary is the full URI, so a refused ``/ws/session?token=…`` would put
+        the token in the log; this scrubs it as jupyter_server's access log does.
+        """
+        return f"{self.request.method} {_scrub_uri(self.request.uri)} ({self.request.remote_ip})"
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Answer a :class:`PditHTTPError` as ``{code, message, reason}`` JSON; others as before."""
+        exc_info = kwargs.get("exc_info")
+        error = exc_info[1] if exc_info else None
+        if not isinstance(error, PditHTTPError):
+            super().write_error(status_code, **kwargs)  # type: ignore[misc]
+            return
+        handler = cast(web.RequestHandler, self)
+        handler.set_header("Content-Type", "application/json")
+        handler.finish(
+            json.dumps({"code": error.error_code, "message": error.message, "reason": error.reason})
+        )
 
     @property
     def pdit_sessions(self) -> PditSessionManager:
@@ -145,6 +188,18 @@ class ExecutionHandler(PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
         except GatewayError as err:
             raise _http_error(err) from None
         self.finish(json.dumps(snapshot))
+
+
+class StatusHandler(PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
+    """``GET /pdit/api/status``: the state of the gateway's execution store."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """Answer ``{"store": {state, path, failedWrites, lastError}}``."""
+        self.finish(json.dumps({"store": self.pdit_sessions.store.status()}))
 
 
 class WebSocketTransport:
@@ -351,7 +406,7 @@ class PditTokenMixin:
 
 
 def _file_error(err: FileAccessError) -> web.HTTPError:
-    return web.HTTPError(err.status, err.message)
+    return PditHTTPError(err.status, err.code, err.message)
 
 
 class ListFilesHandler(PditTokenMixin, PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
@@ -368,25 +423,64 @@ class ListFilesHandler(PditTokenMixin, PditHandlerMixin, ExtensionHandlerMixin, 
 
 
 class SaveFileHandler(PditTokenMixin, PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
-    """pdit's ``POST /api/save-file {path, content}``: an atomic write inside the root."""
+    """pdit's ``POST /api/save-file {path, content}``: an atomic write inside the root.
+
+    The server's ContentsManager decides as for a save through ``/api/contents``: a hidden
+    path is refused unless its ``allow_hidden`` is on, its pre-save hooks see (and may
+    change) the model first, its post-save hooks and its ``save`` event follow the write.
+    The write itself is the gateway's (:meth:`FileService.save`: resolved and written through
+    folder descriptors, so it cannot be redirected out of the root).
+    """
 
     auth_resource = "contents"
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        """Write the file; 403 outside the root (nothing written), 404 without its folder."""
+        """Write the file; 403 outside the root or hidden (nothing written), 404 without folder."""
         body = self.get_json_body()
         if not isinstance(body, dict):
-            raise web.HTTPError(400, "the body must be a JSON object {path, content}")
+            raise PditHTTPError(
+                400, "invalid-frame", "the body must be a JSON object {path, content}"
+            )
         path, content = body.get("path"), body.get("content")
         if not isinstance(path, str) or not isinstance(content, str):
-            raise web.HTTPError(400, "'path' and 'content' must be strings")
+            raise PditHTTPError(400, "invalid-field", "'path' and 'content' must be strings")
         files = cast(FileService, self.settings["pdit_files"])
+        manager: Any = self.contents_manager
         try:
-            await asyncio.to_thread(files.save, path, content)
+            real = await asyncio.to_thread(files.resolve, path)
+            relative = files.relative(real)
+            if not getattr(manager, "allow_hidden", False) and (
+                has_hidden_part(files.parts(path))
+                or has_hidden_part(real.relative_to(files.root).parts)
+            ):
+                raise HiddenPathError(
+                    f"{shown(path)} is hidden, and the server's ContentsManager.allow_hidden is off"
+                )
+            model: dict[str, Any] = {
+                "name": real.name,
+                "path": relative,
+                "type": "file",
+                "format": "text",
+                "content": content,
+            }
+            manager.run_pre_save_hooks(model=model, path=relative)
+            if not isinstance(model.get("content"), str):
+                raise FileAccessError("a pre-save hook left the file without text content")
+            real = await asyncio.to_thread(files.save, relative, model["content"])
         except FileAccessError as err:
             raise _file_error(err) from None
+        relative = files.relative(real)
+        try:
+            saved = await ensure_async(manager.get(relative, content=False))
+        except Exception:
+            self.log.warning("pdit save-file: the ContentsManager cannot describe %s", relative)
+            saved = {**model, "content": None, "format": None}
+        manager.run_post_save_hooks(model=saved, os_path=str(real))
+        emit = getattr(manager, "emit", None)
+        if callable(emit):
+            emit(data={"action": "save", "path": relative})
         self.finish(json.dumps({"status": "ok"}))
 
 
@@ -427,6 +521,35 @@ class PditEditHandler(JupyterHandler):
         self.redirect(url_path_join(self.base_url, UI_PATH) + "?" + urlencode(params))
 
 
+class UnavailableHandler(PditTokenMixin, PditHandlerMixin, APIHandler):
+    """Every gateway route while the execution store cannot be used: ``503 store-unavailable``.
+
+    Authentication still applies (403 without it); the answer says why and what to do.
+    """
+
+    def initialize(self, reason: str) -> None:
+        """Remember why the gateway is off."""
+        self.reason = reason
+
+    def _refuse(self) -> None:
+        raise PditHTTPError(503, "store-unavailable", f"the pdit gateway is off: {self.reason}")
+
+    @web.authenticated
+    def get(self, *args: str) -> None:
+        """Refuse."""
+        self._refuse()
+
+    @web.authenticated
+    def post(self, *args: str) -> None:
+        """Refuse."""
+        self._refuse()
+
+    @web.authenticated
+    def delete(self, *args: str) -> None:
+        """Refuse."""
+        self._refuse()
+
+
 def pdit_ui_handlers(static_dir: str) -> list[tuple[Any, ...]]:
     """Return the routes of pdit's web client (``--pdit-ui``) served from ``static_dir``."""
     return [
@@ -439,6 +562,7 @@ def pdit_ui_handlers(static_dir: str) -> list[tuple[Any, ...]]:
 def handlers() -> list[tuple[str, type]]:
     """Return the URL patterns of the gateway (relative to the server's base_url)."""
     return [
+        (r"/pdit/api/status", StatusHandler),
         (r"/pdit/api/sessions/?", SessionsHandler),
         (rf"/pdit/api/sessions/{_ID}/executions/{_ID}/?", ExecutionHandler),
         (rf"/pdit/api/sessions/{_ID}/channel", ChannelHandler),
@@ -447,3 +571,8 @@ def handlers() -> list[tuple[str, type]]:
         (r"/api/list-files", ListFilesHandler),
         (r"/api/save-file", SaveFileHandler),
     ]
+
+
+def unavailable_handlers(reason: str) -> list[tuple[str, type, dict[str, str]]]:
+    """Return the gateway's URL patterns, each answered by :class:`UnavailableHandler`."""
+    return [(pattern, UnavailableHandler, {"reason": reason}) for pattern, _ in handlers()]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import GatewayError, SessionBusyError
-from .files import FileService, Listener
+from .files import FileEvent, FileService, Listener
 from .protocol import ExecuteRequest, decode_frame, encode, parse_request
 from .runner import spawn
 
@@ -39,9 +39,12 @@ def pdit_span(expression: dict[str, Any]) -> Message:
     return {"lineStart": expression["lineStart"], "lineEnd": expression["lineEnd"]}
 
 
-def error_message(message: str) -> Message:
-    """Return pdit's ``error`` message."""
-    return {"type": "error", "message": message}
+def error_message(message: str, code: str | None = None) -> Message:
+    """Return pdit's ``error`` message (``code``: the gateway's error code, when there is one)."""
+    error: Message = {"type": "error", "message": message}
+    if code is not None:
+        error["code"] = code
+    return error
 
 
 class StatementOutput:
@@ -295,6 +298,7 @@ class PditChannel:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._watch: tuple[Path, Listener] | None = None
+        self._closed = False
         self._inbox: deque[str | bytes] = deque()
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -355,15 +359,15 @@ class PditChannel:
             elif kind == "reset":
                 await self.session.reset()
             elif kind == "watch":
-                self._watch_file(frame.get("path"))
+                await self._watch_file(frame.get("path"))
             else:
                 # pdit's own server ignores what it does not know; a newer client may send more
                 self.log.debug("pdit session %s: ignored a %r frame", self.session.session_id, kind)
         except GatewayError as err:
-            self.client.reply(error_message(err.message))
+            self.client.reply(error_message(err.message, err.code))
         except Exception:
             self.log.exception("pdit session %s: a request failed", self.session.session_id)
-            self.client.reply(error_message("the request failed"))
+            self.client.reply(error_message("the request failed", "internal-error"))
 
     def _execute(self, frame: dict[str, Any]) -> None:
         request = parse_request(frame)
@@ -393,25 +397,31 @@ class PditChannel:
             if isinstance(err, SessionBusyError):
                 self.client.reply({"type": "busy"})
             else:
-                self.client.reply(error_message(err.message))
+                self.client.reply(error_message(err.message, err.code))
 
-    def _watch_file(self, path: Any) -> None:
+    async def _watch_file(self, path: Any) -> None:
         if not isinstance(path, str) or not path:
-            self.client.reply(error_message("'watch' needs a 'path'"))
+            self.client.reply(error_message("'watch' needs a 'path'", "missing-field"))
             return
-        real, content = self.files.read(path)
+        # in a thread: a large file, a slow disk or a FIFO must not stop the event loop
+        real, content = await asyncio.to_thread(self.files.read, path)
+        if self._closed:
+            return
         self._unwatch()
         listener: Listener = functools.partial(self._on_file_event, path)
         self.client.reply(
             {"type": "initial", "path": path, "content": content, "timestamp": int(time.time())}
         )
-        self.files.watchers.subscribe(real, listener)
+        reader = functools.partial(self.files.read_real, real)
+        self.files.watchers.subscribe(real, listener, reader, content)
         self._watch = (real, listener)
 
-    def _on_file_event(self, path: str, kind: str, content: str | None) -> None:
-        message: Message = {"type": kind, "path": path, "timestamp": int(time.time())}
-        if content is not None:
-            message["content"] = content
+    def _on_file_event(self, path: str, event: FileEvent) -> None:
+        message: Message = {"type": event.kind, "path": path, "timestamp": int(time.time())}
+        if event.kind == "error":
+            message.update(code=event.code, message=event.message)
+        elif event.content is not None:
+            message["content"] = event.content
         self.client.reply(message)
 
     def _unwatch(self) -> None:
@@ -457,6 +467,7 @@ class PditChannel:
 
     def close(self) -> None:
         """The socket closed: stop watching, detach the client (the session goes on)."""
+        self._closed = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -27,6 +27,7 @@ from .errors import (
     QueueFullError,
     SessionBusyError,
     SessionClosedError,
+    StoreWriteError,
     UnknownExecutionError,
     UnknownSessionError,
 )
@@ -740,9 +741,28 @@ class PditSessionManager(LoggingConfigurable):
         if self._started:
             return
         self._started = True
+        loop = asyncio.get_running_loop()
+
+        def on_health(error: str | None) -> None:  # in the store's writer thread
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._store_health, error)
+
+        self.store.on_health = on_health
         if self.options.maintenance_interval > 0:
             spawn(self._tasks, self._maintain(), "pdit-maintenance")
         self.pool.fill()
+
+    def _store_health(self, error: str | None) -> None:
+        """Writes to the store started failing: tell every connected client (an ``error``)."""
+        if error is None:
+            return
+        event = StoreWriteError(
+            f"results are not being saved (the execution store fails: {error}); they will be "
+            "lost when the gateway restarts"
+        ).to_event()
+        for session in list(self.sessions.values()):
+            for client in list(session.clients):
+                client.reply(event)
 
     async def _maintain(self) -> None:
         while True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import json
 import logging
 import os
@@ -11,10 +12,12 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeAlias
+
+from jupyter_core.paths import jupyter_data_dir
 
 from .errors import GatewayError
 from .eventlog import isoformat, utcnow
@@ -74,11 +77,35 @@ class StoredSession:
     executions: list[dict[str, Any]]
 
 
+#: Told, in the writer thread, when writes start failing (the error) and succeed again (None).
+HealthListener = Callable[["str | None"], None]
+
+
+def default_db_path(root_dir: str | os.PathLike[str], data_dir: str | None = None) -> Path:
+    """Return the default database of a server: one per root directory.
+
+    ``pdit_gateway/executions-<hash>.sqlite`` in the Jupyter data directory, where ``<hash>``
+    is the first 16 hex digits of the SHA-256 of the resolved root directory: servers of
+    different projects keep apart (sessions, ids, history), a server restarted on the same
+    folder finds its own.
+    """
+    real = os.path.realpath(os.path.expanduser(os.fspath(root_dir)))
+    digest = hashlib.sha256(os.fsencode(real)).hexdigest()[:16]
+    return Path(data_dir or jupyter_data_dir()) / "pdit_gateway" / f"executions-{digest}.sqlite"
+
+
 class ExecutionStore:
     """No-op base: persistence disabled (used for path ``':memory:'``).
 
     Every method accepts its arguments and does nothing; ``load`` returns no sessions.
     """
+
+    #: Called (in the writer thread) when writes start failing and when they succeed again.
+    on_health: HealthListener | None = None
+
+    def status(self) -> dict[str, Any]:
+        """Return the store's state: ``{"state": "off"}`` when nothing is kept."""
+        return {"state": "off", "path": None, "failedWrites": 0, "lastError": None}
 
     def load(self) -> dict[str, StoredSession]:
         """Return every stored session by id; called once, synchronously, before serving."""
@@ -235,7 +262,8 @@ def _resolve(done: concurrent.futures.Future[None]) -> None:
 
 
 def _connect(path: Path, log: logging.Logger) -> sqlite3.Connection:
-    """Open the database in WAL mode and bring its schema up to date."""
+    """Open the database in WAL mode and bring its schema up to date (folders are created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -304,11 +332,13 @@ class SqliteExecutionStore(ExecutionStore):
         self.log = log
         self.batch_interval = batch_interval
         self.max_batch = max(1, max_batch)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped: concurrent.futures.Future[None] | None = None
+        self.failed_writes = 0
+        self.last_error: str | None = None
+        self.failing = False
 
     # -- reading (synchronous, at start) --------------------------------------------------
 
@@ -327,18 +357,28 @@ class SqliteExecutionStore(ExecutionStore):
         Raises
         ------
         StoreError
-            If the database cannot be opened or read.
+            If the database cannot be opened, read, or written.
         """
         try:
             conn = _connect(self.path, self.log)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the execution store {self.path}: {exc}") from exc
         try:
-            return self._load(conn)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the execution store {self.path}: {exc}") from exc
+            try:
+                stored = self._load(conn)
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot read the execution store {self.path}: {exc}") from exc
+            try:
+                # a write now, so that a file that opens but cannot be written (read-only,
+                # immutable) fails here, at start, and not with every result later
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write the execution store {self.path}: {exc}") from exc
         finally:
             conn.close()
+        return stored
 
     def _load(self, conn: sqlite3.Connection) -> dict[str, StoredSession]:
         seqs: dict[str, int] = {
@@ -398,6 +438,44 @@ class SqliteExecutionStore(ExecutionStore):
             )
             for session_id in (*seqs, *(s for s in executions if s not in seqs))
         }
+
+    def status(self) -> dict[str, Any]:
+        """Return ``{state: "ok"|"failing", path, failedWrites, lastError}``."""
+        return {
+            "state": "failing" if self.failing else "ok",
+            "path": str(self.path),
+            "failedWrites": self.failed_writes,
+            "lastError": self.last_error,
+        }
+
+    def _failed(self, count: int, error: BaseException | str) -> None:
+        """``count`` writes failed (writer thread): count them; the first of a run is reported."""
+        self.failed_writes += count
+        self.last_error = str(error)
+        if self.failing:
+            return
+        self.failing = True
+        self.log.error(
+            "pdit store %s: writes fail (%s); results are not being kept until they succeed",
+            self.path,
+            self.last_error,
+        )
+        self._tell(self.last_error)
+
+    def _succeeded(self) -> None:
+        if not self.failing:
+            return
+        self.failing = False
+        self.log.warning("pdit store %s: writes succeed again", self.path)
+        self._tell(None)
+
+    def _tell(self, error: str | None) -> None:
+        listener = self.on_health
+        if listener is not None:
+            try:
+                listener(error)
+            except Exception:
+                self.log.exception("pdit store: the health listener failed")
 
     # -- writing (non-blocking) -------------------------------------------------------------
 
@@ -485,8 +563,9 @@ class SqliteExecutionStore(ExecutionStore):
                         if conn is None:
                             conn = self._open()
                         self._write(conn, ops)
-                except Exception:
+                except Exception as exc:
                     self.log.exception("pdit store: %d writes to %s failed", len(ops), self.path)
+                    self._failed(len(ops), exc)
                 finally:
                     for item in batch:
                         if isinstance(item, _Flush):
@@ -502,7 +581,7 @@ class SqliteExecutionStore(ExecutionStore):
     def _open(self) -> sqlite3.Connection | None:
         try:
             return _connect(self.path, self.log)
-        except (sqlite3.Error, StoreError):
+        except (sqlite3.Error, StoreError, OSError):
             self.log.exception("pdit store: cannot open %s", self.path)
             return None
 
@@ -529,25 +608,31 @@ class SqliteExecutionStore(ExecutionStore):
         """Apply ``ops`` in one transaction; a failing op is logged and rolled back alone."""
         if conn is None:
             self.log.error("pdit store: %s is not open; %d writes dropped", self.path, len(ops))
+            self._failed(len(ops), f"{self.path} cannot be opened")
             return
         now = isoformat(utcnow()) or ""
+        failed: Exception | None = None
         conn.execute("BEGIN")
         try:
             for op in ops:
                 conn.execute("SAVEPOINT op")
                 try:
                     op.apply(conn, now)
-                except Exception:
+                except Exception as exc:
                     self.log.exception(
                         "pdit store: %s for session %s failed; skipped", op.kind, op.session_id
                     )
                     conn.execute("ROLLBACK TO op")
+                    self._failed(1, exc)
+                    failed = exc
                 conn.execute("RELEASE op")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        if failed is None:
+            self._succeeded()
 
 
 def open_store(path: str, log: logging.Logger) -> ExecutionStore:

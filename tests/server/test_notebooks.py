@@ -47,7 +47,7 @@ from pdit_gateway.process import free_port, gateway_argv
 from pdit_gateway.run import GatewayAddress, session_channel
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO / ".." / "shared" / "notebook-corpus"
+CORPUS = REPO / "tests" / "data" / "notebook-corpus"
 
 #: The kernel environment of nbclient's own tests (see the corpus README).
 KERNEL_ENV = {"COLUMNS": "80", "LINES": "24", "IPYKERNEL_CELL_NAME": "<IPY-INPUT>"}

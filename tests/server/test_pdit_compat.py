@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -538,3 +539,36 @@ def test_translator_ignores_other_executions_and_unknown_events():
         {"type": "complete"}
     ]
     assert translator.executions == set()
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+async def test_a_refused_socket_url_does_not_put_the_token_in_the_log(jp_ws_fetch, jp_serverapp):
+    token = jp_serverapp.identity_provider.token
+    records = _Records()
+    loggers = [logging.getLogger("tornado"), jp_serverapp.log]
+    for logger in loggers:
+        logger.addHandler(records)
+    try:
+        with pytest.raises(HTTPClientError) as refused:
+            await jp_ws_fetch(
+                "ws",
+                "session",
+                params={"sessionId": "not a valid id!", "token": token},
+                headers={"Authorization": ""},
+            )
+        assert refused.value.code == 400
+    finally:
+        for logger in loggers:
+            logger.removeHandler(records)
+    logged = "\n".join(records.lines)
+    assert "/ws/session" in logged  # the refusal is logged (Tornado's warning, the access log)
+    assert token not in logged
+    assert "token=[secret]" in logged
