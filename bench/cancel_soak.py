@@ -33,7 +33,7 @@ def event_of(kind: str, execution_id: str) -> Callable[[dict[str, Any]], bool]:
 
 async def main(tries: int, seed: int, max_delay: float) -> int:
     token = secrets.token_hex(16)
-    argv = gateway_argv(token, "--ServerApp.log_level=WARN", "--PditGatewayApp.db_path=:memory:")
+    argv = gateway_argv(token, "--PditGatewayApp.db_path=:memory:")
     rng = random.Random(seed)
     restarts = 0
     wrong: list[str] = []

@@ -150,6 +150,12 @@ class Client:
                 await self._wake.wait()
         except ClientGone:
             pass
+        except Exception:
+            # a frame that cannot be sent must not leave the socket open and silent
+            self.log.exception("pdit client writer failed; closing its connection")
+            if not self.closed:
+                self.closed = True
+                self.transport.close(1011, "the gateway failed to send an event")
         finally:
             self.closed = True
             self.session.detach(self)
