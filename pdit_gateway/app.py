@@ -72,6 +72,14 @@ class PditGatewayApp(ExtensionApp):
         config=True,
         help="Executions one session may hold queued behind the running one (0 = no limit).",
     )
+    max_clients_per_session = Integer(
+        100,
+        min=0,
+        config=True,
+        help="WebSocket connections one session accepts at once, on both endpoints (count; "
+        "0 = no limit); one more is closed at once with code 1008 and a reason. Each "
+        "connection costs about 150 KB (its compressor among it) and a share of every fan-out.",
+    )
     max_message_size = Integer(
         8 * 1024 * 1024,
         min=1024,
@@ -289,6 +297,7 @@ class PditGatewayApp(ExtensionApp):
             interrupt_grace=self.interrupt_grace,
             iopub_timeout=self.iopub_timeout,
             max_queue=self.max_queue,
+            max_clients_per_session=self.max_clients_per_session,
             max_output_bytes=self.max_output_bytes,
             output_tail_bytes=self.output_tail_bytes,
             event_log_size=self.event_log_size,

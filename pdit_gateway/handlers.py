@@ -208,6 +208,14 @@ def text_frame(payload: bytes, compressed: bool = False) -> bytes:
     return header + payload
 
 
+def close_reason(message: str) -> str:
+    """Return ``message`` cut to the 123 bytes a WebSocket close reason may hold."""
+    data = message.encode("utf-8")
+    if len(data) <= 123:
+        return message
+    return data[:120].decode("utf-8", "ignore") + "..."
+
+
 class ChannelHandler(
     PditHandlerMixin, WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, JupyterHandler
 ):
@@ -259,15 +267,14 @@ class ChannelHandler(
         self.set_nodelay(True)
         try:
             session = self.pdit_sessions.get_or_create(session_id)
+            self.channel = Channel(
+                session,
+                WebSocketTransport(self),
+                int(self.settings["pdit_max_message_size"]),
+                self.log,
+            )
         except GatewayError as err:
-            self.close(1008, err.message)
-            return
-        self.channel = Channel(
-            session,
-            WebSocketTransport(self),
-            int(self.settings["pdit_max_message_size"]),
-            self.log,
-        )
+            self.close(1008, close_reason(err.message))
 
     def on_message(self, message: str | bytes) -> None:
         """Hand the frame to the channel."""
@@ -314,7 +321,7 @@ class PditSessionHandler(ChannelHandler):
                 idle_timeout=float(self.settings["pdit_session_idle_timeout"]),
             )
         except GatewayError as err:
-            self.close(1008, err.message)
+            self.close(1008, close_reason(err.message))
 
     def on_message(self, message: str | bytes) -> None:
         """Hand the frame to the pdit channel."""

@@ -24,6 +24,7 @@ from .errors import (
     QueueFullError,
     SessionBusyError,
     SessionClosedError,
+    TooManyClientsError,
     UnknownExecutionError,
     UnknownSessionError,
 )
@@ -55,6 +56,7 @@ class SessionOptions:
     pipeline_depth: int = 1
     digest_history_size: int = 0
     max_client_replies: int = 1000
+    max_clients_per_session: int = 100
     event_log_bytes: int = 0
     event_log_total_bytes: int = 0
     execution_max_age: float = 0.0
@@ -429,6 +431,11 @@ class Session:
         """Attach a connection; it gets ``welcome`` now and events once it starts its stream."""
         if self.closed:
             raise SessionClosedError(f"session {self.session_id} is closed")
+        limit = self.options.max_clients_per_session
+        if limit and len(self.clients) >= limit:
+            raise TooManyClientsError(
+                f"the session already has {len(self.clients)} connections (max_clients_per_session)"
+            )
         client = Client(self, transport, self.log, self.options.max_client_replies)
         self.clients.add(client)
         self.last_activity = utcnow()
