@@ -69,6 +69,13 @@ class SessionOptions:
 #: How many seq numbers a session reserves in the store at a time.
 SEQ_BLOCK = 10_000
 
+#: Seconds between two writes of the running execution's snapshot while it produces output, so
+#: a gateway that is killed leaves its partial output in the store.
+RUNNING_SAVE_INTERVAL = 1.0
+
+#: The statement events after which the running execution is saved (within the interval).
+_PROGRESS_EVENTS = frozenset({"running", "stream", "display", "clear", "result"})
+
 
 def cell_statement(script: str) -> list[Statement]:
     """Return the whole script as one statement (``mode: "cell"``)."""
@@ -181,6 +188,7 @@ class Session:
         self._queue_changed = asyncio.Event()
         self._restart_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._save_timer: asyncio.TimerHandle | None = None
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -350,8 +358,19 @@ class Session:
             return
         running = self.runner.execution if self.runner is not None else None
         for execution in list(self.queue):
-            self._cancel_queued(execution, "cancel")
+            if gateway_stopping:
+                # what waited is recorded as the gateway's shutdown interrupted it, as a
+                # killed gateway's queued executions are on the next start
+                self.queue.remove(execution)
+                self.store.save_execution(
+                    self.session_id, {**execution.snapshot(), "status": INTERRUPTED}
+                )
+            else:
+                self._cancel_queued(execution, "cancel")
         self.closed = True
+        if self._save_timer is not None:
+            self._save_timer.cancel()
+            self._save_timer = None
         # let a restart in progress finish: a kernel cut off mid-start cannot be shut down
         try:
             await asyncio.wait_for(self._restart_lock.acquire(), self.options.kernel_ready_timeout)
@@ -414,7 +433,17 @@ class Session:
             self.store.save_seq(self.session_id, self._seq_reserved)
         for client in self.clients:
             client.notify()
+        if self._save_timer is None and payload["type"] in _PROGRESS_EVENTS and not self.closed:
+            self._save_timer = asyncio.get_running_loop().call_later(
+                RUNNING_SAVE_INTERVAL, self._save_running
+            )
         return entry.event
+
+    def _save_running(self) -> None:
+        """Record the running execution's snapshot (its output so far) in the store."""
+        self._save_timer = None
+        if self.runner is not None and not self.closed:
+            self._persist(self.runner.execution)
 
     def _set_kernel_state(self, state: str, reason: str | None = None) -> None:
         if state == self.kernel_state and reason is None:
@@ -546,6 +575,8 @@ class Session:
         self.last_activity = utcnow()
         position = len(self.queue) - 1 + (1 if self.runner is not None else 0)
         self.emit({"type": "queued", "executionId": execution_id, "position": position})
+        # recorded at once: a gateway killed before it runs reports it interrupted on restart
+        self._persist(execution)
         self._queue_changed.set()
         return execution
 
