@@ -62,6 +62,7 @@ class RunOptions:
     max_output_bytes: int = 0
     output_tail_bytes: int = 16384
     pipeline_depth: int = 0
+    max_execution_output_bytes: int = 0
 
 
 @dataclass(eq=False)
@@ -77,6 +78,8 @@ class Execution:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     running: StatementRun | None = None
+    #: characters of output held in ``results`` (what the history byte bound counts)
+    retained_bytes: int = 0
 
     @property
     def finished(self) -> bool:
@@ -346,6 +349,19 @@ class Runner:
             self._next_send += 1
             if run.statement.kind != "code":
                 continue
+            budget = self.options.max_execution_output_bytes
+            if budget > 0:
+                # what the statements before kept is gone from this one's allowance
+                room = (
+                    budget
+                    - self.execution.retained_bytes
+                    - sum(
+                        other.output.kept_bytes
+                        for other in self._runs
+                        if other.msg_id is not None and not other.complete
+                    )
+                )
+                run.output.restrict(room, room)
             run.msg_id = connection.execute(
                 run.statement.code,
                 functools.partial(self._on_message, run),
@@ -595,6 +611,7 @@ class Runner:
         self._statement_event(run, payload)
         # a copy: later display updates change the retained result, never the logged event
         self.execution.results[run.statement.index] = {**payload, "output": list(output)}
+        self.execution.retained_bytes += output_size(output)
         if self.execution.running is run:
             self.execution.running = None
 
@@ -686,6 +703,17 @@ class Runner:
     def _emit(self, payload: dict[str, Any]) -> None:
         payload["executionId"] = self._eid
         self.sink.emit(payload)
+
+
+def output_size(output: list[dict[str, Any]]) -> int:
+    """Return the characters of an output list's contents (and of its MIME bundles)."""
+    size = 0
+    for item in output:
+        size += len(str(item.get("content", "")))
+        data = item.get("data")
+        if isinstance(data, dict):
+            size += sum(len(value) if isinstance(value, str) else 64 for value in data.values())
+    return size
 
 
 def spawn(

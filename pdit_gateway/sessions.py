@@ -32,7 +32,7 @@ from .eventlog import EventLog, LogBudget, isoformat, utcnow
 from .kernel import KernelConnection, Message, open_kernel
 from .pool import KernelPool
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
-from .runner import Execution, Runner, RunOptions, spawn
+from .runner import Execution, Runner, RunOptions, output_size, spawn
 from .splitter import Statement, split_script
 from .store import INTERRUPTED, ExecutionStore, StoredSession
 
@@ -45,10 +45,12 @@ class SessionOptions:
     interrupt_grace: float = 3.0
     iopub_timeout: float = 4.0
     max_queue: int = 100
-    max_output_bytes: int = 0
+    max_output_bytes: int = 4 * 1024 * 1024
     output_tail_bytes: int = 16384
+    max_execution_output_bytes: int = 16 * 1024 * 1024
     event_log_size: int = 10_000
     execution_history_size: int = 100
+    execution_history_bytes: int = 64 * 1024 * 1024
     default_kernel_name: str = ""
     kernel_ready_timeout: float = 60.0
     kernel_poll_interval: float = 1.0
@@ -100,6 +102,12 @@ class RestoredExecution:
         self.finished = True
         finished = snapshot.get("finishedAt") or snapshot.get("createdAt")
         self.finished_at = _parse_time(finished)
+        results = snapshot.get("results")
+        self.retained_bytes = sum(
+            output_size(result.get("output") or [])
+            for result in (results.values() if isinstance(results, dict) else [])
+            if isinstance(result, dict)
+        )
 
     def snapshot(self) -> dict[str, Any]:
         """Return the stored snapshot (with ``fromBeforeRestart: true``)."""
@@ -593,6 +601,16 @@ class Session:
                 ended = self.executions[eid].finished_at
                 if ended is not None and ended < horizon:
                     drop.add(eid)
+        max_bytes = self.options.execution_history_bytes
+        if max_bytes > 0:
+            kept = [eid for eid in finished if eid not in drop]
+            held = sum(self.executions[eid].retained_bytes for eid in kept)
+            # the oldest go first; the newest finished execution is always kept
+            for eid in kept[:-1]:
+                if held <= max_bytes:
+                    break
+                held -= self.executions[eid].retained_bytes
+                drop.add(eid)
         for eid in drop:
             del self.executions[eid]
         if drop:
@@ -681,6 +699,7 @@ class Session:
                     max_output_bytes=options.max_output_bytes,
                     output_tail_bytes=options.output_tail_bytes,
                     pipeline_depth=options.pipeline_depth,
+                    max_execution_output_bytes=options.max_execution_output_bytes,
                 ),
                 self.log,
             )
