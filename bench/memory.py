@@ -8,6 +8,7 @@ its RSS (``VmRSS`` of ``/proc/<pid>/status``) every second:
 - ``floods``: three sessions each run ``while True: print(...)`` with no client connected
   (the socket that sent the execute is closed at once) for ``--seconds``; then the sessions
   are deleted and the RSS is sampled for 10 s more.
+- ``flushed``: the same with ``print(..., flush=True)``: one iopub message per line.
 - ``big``: one execution of 40 statements printing 4 MB each; the client reads everything.
 - ``displays``: one statement showing 200 displays of 1 MB each; meanwhile a second session
   runs ``1 + 1`` every 0.5 s and the slowest round trip is reported, and the largest frame
@@ -35,6 +36,8 @@ from pdit_gateway.pytest_plugin import fetch_json, gateway_argv, open_channel, s
 MB = 1024 * 1024
 
 FLOOD = "while True:\n    print('flood ' * 20)\n"
+#: one iopub message per line: the most messages a kernel can make
+FLUSHED = "i = 0\nwhile True:\n    i += 1\n    print('flood', i, flush=True)\n"
 BIG = "".join(f"print('{i}' * 4_000_000)\n" for i in range(10, 50))
 DISPLAYS = (
     "from IPython.display import display\n"
@@ -49,6 +52,20 @@ def rss(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def kernels_rss(pid: int) -> float:
+    """Return the RSS of the processes whose parent is ``pid`` (the kernels), in MB."""
+    total = 0.0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if fields.get("PPid", "").strip() == str(pid) and "VmRSS" in fields:
+            total += int(fields["VmRSS"].split()[0]) / 1024
+    return total
 
 
 class Sampler:
@@ -82,21 +99,28 @@ async def delete(port: int, token: str, session_id: str) -> None:
     await fetch_json(url, token, method="DELETE")
 
 
-async def floods(port: int, token: str, sampler: Sampler, seconds: float) -> dict[str, Any]:
+async def floods(
+    port: int, token: str, sampler: Sampler, seconds: float, script: str = FLOOD
+) -> dict[str, Any]:
     ids = [f"flood{i}" for i in range(3)]
     for session_id in ids:
         client = await open_channel(port, token, session_id)
         await client.welcome()
         await client.run("1")
-        await client.execute(FLOOD)
+        await client.execute(script)
         await client.until(lambda e: e["type"] == "running")
         client.close()
     await asyncio.sleep(seconds)
     at_end = rss(sampler.pid)
+    kernels = kernels_rss(sampler.pid)
     for session_id in ids:
         await delete(port, token, session_id)
     await asyncio.sleep(10)
-    return {"end of load": at_end, "after delete": rss(sampler.pid)}
+    return {
+        "end of load": at_end,
+        "kernels at end MB": round(kernels),
+        "after delete": rss(sampler.pid),
+    }
 
 
 async def big(port: int, token: str, sampler: Sampler) -> dict[str, Any]:
@@ -151,7 +175,7 @@ async def displays(port: int, token: str, sampler: Sampler) -> dict[str, Any]:
 
 async def main(scenario: str, seconds: float, extra: list[str]) -> int:
     token = secrets.token_hex(16)
-    scenarios = ["floods", "big", "displays"] if scenario == "all" else [scenario]
+    scenarios = ["floods", "flushed", "big", "displays"] if scenario == "all" else [scenario]
     for name in scenarios:
         with tempfile.TemporaryDirectory() as tmp:
             db = Path(tmp) / "executions.sqlite"
@@ -168,6 +192,8 @@ async def main(scenario: str, seconds: float, extra: list[str]) -> int:
                 try:
                     if name == "floods":
                         figures = await floods(port, token, sampler, seconds)
+                    elif name == "flushed":
+                        figures = await floods(port, token, sampler, seconds, FLUSHED)
                     elif name == "big":
                         figures = await big(port, token, sampler)
                     else:
@@ -196,7 +222,9 @@ async def main(scenario: str, seconds: float, extra: list[str]) -> int:
 
 def cli(args: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="all", choices=["floods", "big", "displays", "all"])
+    parser.add_argument(
+        "--scenario", default="all", choices=["floods", "flushed", "big", "displays", "all"]
+    )
     parser.add_argument("--seconds", type=float, default=120.0, help="length of the floods")
     parser.add_argument("--gateway-arg", action="append", default=[], help="an extra option")
     options = parser.parse_args(args)

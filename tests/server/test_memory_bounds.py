@@ -77,3 +77,25 @@ async def test_retained_history_is_bounded_by_bytes(pdit_channel, jp_fetch):
     retained = [x["executionId"] for x in json.loads(response.body)["executions"]]
     assert retained[-1] == "h9" and "h0" not in retained
     assert 150_000 * (len(retained) - 1) <= 1_000_000 < 150_000 * (len(retained) + 1)
+
+
+async def test_a_kernel_that_queues_its_output_gets_a_bounded_subscription(
+    pdit_channel, jp_serverapp
+):
+    """Three flushed print floods grew the gateway to 1.3 GB: its iopub subscription had no
+    receive limit. A kernel that keeps output for a lagging reader itself (the gateway's
+    launcher) loses nothing with a bounded one: its backlog waits in the kernel."""
+    import zmq
+
+    from pdit_gateway.kernel import IOPUB_RCVHWM
+
+    channel = await pdit_channel("bounded")
+    await channel.welcome()
+    lines = 20_000
+    events = await channel.run(f"for i in range({lines}):\n    print(i, flush=True)\n")
+    assert events[-1]["status"] == "ok"
+    text = "".join(e["text"] for e in events if e["type"] == "stream")
+    assert text == "".join(f"{i}\n" for i in range(lines))
+    session = jp_serverapp.web_app.settings["pdit_session_manager"].get("bounded")
+    socket = session._connection._streams["iopub"].socket
+    assert socket.getsockopt(zmq.RCVHWM) == IOPUB_RCVHWM > 0
