@@ -131,6 +131,7 @@ async def big(port: int, token: str, sampler: Sampler) -> dict[str, Any]:
     took = time.monotonic() - started
     at_end = rss(sampler.pid)
     largest = max(len(json.dumps(e)) for e in client.received)
+    kind = max(client.received, key=lambda e: len(json.dumps(e)))["type"]
     client.close()
     await delete(port, token, "big")
     await asyncio.sleep(5)
@@ -138,6 +139,7 @@ async def big(port: int, token: str, sampler: Sampler) -> dict[str, Any]:
         "status": events[-1]["status"],
         "seconds": round(took, 1),
         "largest frame MB": round(largest / MB, 2),
+        "largest frame type": kind,
         "end of load": at_end,
         "after delete": rss(sampler.pid),
     }
