@@ -73,6 +73,14 @@ class PditGatewayApp(ExtensionApp):
         config=True,
         help="Executions one session may hold queued behind the running one (0 = no limit).",
     )
+    max_clients_per_session = Integer(
+        100,
+        min=0,
+        config=True,
+        help="WebSocket connections one session accepts at once, on both endpoints (count; "
+        "0 = no limit); one more is closed at once with code 1008 and a reason. Each "
+        "connection costs about 150 KB (its compressor among it) and a share of every fan-out.",
+    )
     max_message_size = Integer(
         8 * 1024 * 1024,
         min=1024,
@@ -85,8 +93,19 @@ class PditGatewayApp(ExtensionApp):
         4 * 1024 * 1024,
         min=0,
         config=True,
-        help="Bytes of stream output one statement may send (0 = no limit); past it the output "
-        "is elided, keeping a tail of output_tail_bytes.",
+        help="Bytes of output one statement may send and keep (0 = no limit): UTF-8 bytes of "
+        "stream text plus the characters of every display and result. Past it stream output "
+        "is elided, keeping a tail of output_tail_bytes, and displays and results are elided; "
+        "an elision marker on stderr says how many bytes (and displays) were elided.",
+    )
+    max_execution_output_bytes = Integer(
+        16 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of output one execution may keep, all its statements together (0 = no "
+        "limit); each statement's allowance is max_output_bytes or what the statements before "
+        "left, whichever is less, so an execution holds at most about this much in memory "
+        "and in the database.",
     )
     output_tail_bytes = Integer(
         16 * 1024,
@@ -107,6 +126,14 @@ class PditGatewayApp(ExtensionApp):
         min=0,
         config=True,
         help="Finished executions retained per session for snapshots (0 = no limit).",
+    )
+    execution_history_bytes = Integer(
+        64 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of output (characters of the results' output items) that the finished "
+        "executions retained per session may hold (0 = no limit); past it the oldest are "
+        "dropped, from memory and from the database. The newest finished execution is kept.",
     )
     default_kernel_name = Unicode(
         "",
@@ -318,8 +345,11 @@ class PditGatewayApp(ExtensionApp):
             interrupt_grace=self.interrupt_grace,
             iopub_timeout=self.iopub_timeout,
             max_queue=self.max_queue,
+            max_clients_per_session=self.max_clients_per_session,
             max_output_bytes=self.max_output_bytes,
             output_tail_bytes=self.output_tail_bytes,
+            max_execution_output_bytes=self.max_execution_output_bytes,
+            execution_history_bytes=self.execution_history_bytes,
             event_log_size=self.event_log_size,
             execution_history_size=self.execution_history_size,
             default_kernel_name=self.default_kernel_name,

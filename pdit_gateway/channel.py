@@ -58,6 +58,11 @@ class Channel:
             self._dispatch(request)
         except GatewayError as err:
             self.client.reply(err.to_event())
+        except Exception:
+            self.log.exception("pdit session %s: request failed", self.session.session_id)
+            self.client.reply(
+                {"type": "error", "code": "internal-error", "message": "the request failed"}
+            )
 
     def _start_stream(self, after_seq: int, *, force: bool = False) -> None:
         if force or not self.client.streaming:

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 #: Bytes of logged events a client writer hands to its transport at once (at least one event).
 MAX_BATCH_BYTES = 1 << 20
 
+#: WebSocket close code of a client cut off for what it did (RFC 6455: policy violation).
+CLOSE_POLICY = 1008
+#: WebSocket close code of a connection the gateway failed to serve (RFC 6455: internal error).
+CLOSE_INTERNAL = 1011
+
 
 class ClientGone(Exception):
     """The transport was closed; the client is detached, nothing else happens."""
@@ -105,7 +110,9 @@ class Client:
             return
         if len(self._replies) >= self.max_replies:
             self.log.warning("pdit client is not reading its replies; closing it")
-            self.close()
+            self.close(
+                CLOSE_POLICY, f"more than {self.max_replies} replies wait unread: not reading"
+            )
             return
         self._replies.append(encode(payload))
         self._wake.set()
@@ -150,6 +157,12 @@ class Client:
                 await self._wake.wait()
         except ClientGone:
             pass
+        except Exception:
+            # a frame that cannot be sent must not leave the socket open and silent
+            self.log.exception("pdit client writer failed; closing its connection")
+            if not self.closed:
+                self.closed = True
+                self.transport.close(CLOSE_INTERNAL, "the gateway failed to send an event")
         finally:
             self.closed = True
             self.session.detach(self)

@@ -83,6 +83,12 @@ class QueueFullError(GatewayError):
     code = "queue-full"
 
 
+class TooManyClientsError(GatewayError):
+    """The session already has ``max_clients_per_session`` connections."""
+
+    code = "too-many-clients"
+
+
 class SessionClosedError(GatewayError):
     """The session was shut down while the request was made."""
 

@@ -33,6 +33,9 @@ _STREAM_TYPES = frozenset({"stdout", "stderr"})
 _CONTINUATION_MASK = 0xC0
 _CONTINUATION_BITS = 0x80
 _ELIDED_MARKER = "\n… [pdit-gateway: {n} bytes of output elided] …\n"
+_ELIDED_ITEMS_MARKER = (
+    "\n… [pdit-gateway: {n} bytes of output elided, {k} of them in displays or results] …\n"
+)
 
 
 def strip_ansi(text: str) -> str:
@@ -132,9 +135,11 @@ class StatementOutput:
     Parameters
     ----------
     max_output_bytes : int, optional
-        UTF-8 bytes of stream output (stdout and stderr together) forwarded live
-        for the statement; past it, stream output is kept in a rolling tail. 0
-        means no limit.
+        Bytes of output forwarded live and kept for the statement: UTF-8 bytes of
+        stream text (stdout and stderr together) plus the size of every display and
+        result (the characters of its MIME bundle's values). Past it, stream output is
+        kept in a rolling tail and displays and results are elided (counted, not kept).
+        0 means no limit.
     tail_bytes : int, optional
         Most bytes of stream output kept after the limit is passed, sent by
         :meth:`finish`. 0 keeps none.
@@ -144,7 +149,11 @@ class StatementOutput:
     execution_count : int or None
         The kernel's execution count, from execute_input or execute_result.
     elided_bytes : int
-        Bytes of stream output neither forwarded nor kept.
+        Bytes of output neither forwarded nor kept.
+    elided_items : int
+        Displays, display updates and results elided by the limit.
+    kept_bytes : int
+        Bytes of output forwarded and kept so far (as counted by the limit).
     """
 
     def __init__(self, max_output_bytes: int = 0, tail_bytes: int = 16384) -> None:
@@ -152,6 +161,8 @@ class StatementOutput:
         self.tail_bytes = tail_bytes
         self.execution_count: int | None = None
         self.elided_bytes = 0
+        self.elided_items = 0
+        self._cap: int | None = max_output_bytes if max_output_bytes > 0 else None
         self._items: list[JSONDict] = []
         self._error: JSONDict | None = None
         self._clear_pending = False
@@ -165,6 +176,18 @@ class StatementOutput:
         # consulted once bytes before the tail have been dropped.
         self._tail_clean_start = True
         self._finished = False
+
+    def restrict(self, max_bytes: int, tail_bytes: int) -> None:
+        """Lower the limit to ``max_bytes`` (0 here means nothing more) and the tail to
+        ``tail_bytes``: what an execution's own output budget leaves this statement."""
+        max_bytes = max(0, max_bytes)
+        self._cap = max_bytes if self._cap is None else min(self._cap, max_bytes)
+        self.tail_bytes = min(self.tail_bytes, max(0, tail_bytes))
+
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes of output kept so far, as the limit counts them."""
+        return self._stream_bytes
 
     @property
     def output(self) -> list[JSONDict]:
@@ -212,8 +235,11 @@ class StatementOutput:
         if msg_type in _CLEARING_TYPES:
             self._apply_pending_clear()
         if msg_type == "display_data":
+            data = content.get("data") or {}
+            if not self._admit(_bundle_size(data)):
+                return []
             display_id = _display_id(content)
-            item = output_item(content.get("data") or {}, content.get("metadata"), display_id)
+            item = output_item(data, content.get("metadata"), display_id)
             self._items.append(dict(item))
             event: JSONDict = {"type": "display", "output": item, "update": False}
             if display_id is not None:
@@ -221,9 +247,10 @@ class StatementOutput:
             return [event]
         if msg_type == "execute_result":
             self._set_count(content)
-            item = output_item(
-                content.get("data") or {}, content.get("metadata"), _display_id(content)
-            )
+            data = content.get("data") or {}
+            if not self._admit(_bundle_size(data)):
+                return []
+            item = output_item(data, content.get("metadata"), _display_id(content))
             self._items.append(dict(item))
             return []
         if msg_type == "error":
@@ -257,7 +284,10 @@ class StatementOutput:
             return []
         if self.elided_bytes and not self._tail_clean_start:
             self._trim_tail_to_line()
-        marker = _ELIDED_MARKER.format(n=self.elided_bytes)
+        if self.elided_items:
+            marker = _ELIDED_ITEMS_MARKER.format(n=self.elided_bytes, k=self.elided_items)
+        else:
+            marker = _ELIDED_MARKER.format(n=self.elided_bytes)
         pieces = [("stderr", marker)]
         pieces += [(name, data.decode("utf-8", "surrogatepass")) for name, data in self._tail]
         self._tail = []
@@ -271,9 +301,20 @@ class StatementOutput:
 
     # -- streams and the output limit ------------------------------------------------
 
+    def _admit(self, size: int) -> bool:
+        """Count a display or result of ``size`` bytes against the limit; False: elide it."""
+        limit = self._cap
+        if limit is not None and (self._limited or self._stream_bytes + size > limit):
+            self._limited = True
+            self.elided_bytes += size
+            self.elided_items += 1
+            return False
+        self._stream_bytes += size
+        return True
+
     def _stream(self, name: str, text: str) -> list[JSONDict]:
-        limit = self.max_output_bytes
-        if limit <= 0:
+        limit = self._cap
+        if limit is None:
             self._append_stream(name, text)
             return [{"type": "stream", "name": name, "text": text}]
         if self._limited:
@@ -357,7 +398,21 @@ class StatementOutput:
         display_id = _display_id(content)
         if display_id is None:
             return []
-        item = output_item(content.get("data") or {}, content.get("metadata"), display_id)
+        data = content.get("data") or {}
+        if self._cap is not None:
+            # an update replaces a display: only what it adds counts against the limit
+            old = max(
+                (
+                    _bundle_size(i.get("data") or {i["type"]: i.get("content", "")})
+                    for i in self._items
+                    if i.get("displayId") == display_id
+                ),
+                default=0,
+            )
+            growth = _bundle_size(data) - old
+            if growth > 0 and not self._admit(growth):
+                return []
+        item = output_item(data, content.get("metadata"), display_id)
         for index, existing in enumerate(self._items):
             if existing.get("displayId") == display_id:
                 self._items[index] = dict(item)
@@ -380,6 +435,20 @@ class StatementOutput:
         count = content.get("execution_count")
         if isinstance(count, int) and not isinstance(count, bool):
             self.execution_count = count
+
+
+def _bundle_size(data: JSONDict) -> int:
+    """Return the size a MIME bundle counts for against the output limit: the characters of
+    its text values (JSON values as encoded), about their bytes on the wire."""
+    size = 0
+    for value in data.values():
+        if isinstance(value, str):
+            size += len(value)
+        elif isinstance(value, list) and all(isinstance(part, str) for part in value):
+            size += sum(len(part) for part in value)
+        else:
+            size += len(json.dumps(value, default=str))
+    return size
 
 
 def _preferred_mime(data: JSONDict) -> str:

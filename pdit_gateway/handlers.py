@@ -263,6 +263,14 @@ def text_frame(payload: bytes, compressed: bool = False) -> bytes:
     return header + payload
 
 
+def close_reason(message: str) -> str:
+    """Return ``message`` cut to the 123 bytes a WebSocket close reason may hold."""
+    data = message.encode("utf-8")
+    if len(data) <= 123:
+        return message
+    return data[:120].decode("utf-8", "ignore") + "..."
+
+
 class ChannelHandler(
     PditHandlerMixin, WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, JupyterHandler
 ):
@@ -317,15 +325,14 @@ class ChannelHandler(
             # starts in the document's folder); an existing session keeps its own
             path = self.get_argument("path", None)
             session = self.pdit_sessions.get_or_create(session_id, path=path or None)
+            self.channel = Channel(
+                session,
+                WebSocketTransport(self),
+                int(self.settings["pdit_max_message_size"]),
+                self.log,
+            )
         except GatewayError as err:
-            self.close(1008, err.message)
-            return
-        self.channel = Channel(
-            session,
-            WebSocketTransport(self),
-            int(self.settings["pdit_max_message_size"]),
-            self.log,
-        )
+            self.close(1008, close_reason(err.message))
 
     def on_message(self, message: str | bytes) -> None:
         """Hand the frame to the channel."""
@@ -372,7 +379,7 @@ class PditSessionHandler(ChannelHandler):
                 idle_timeout=float(self.settings["pdit_session_idle_timeout"]),
             )
         except GatewayError as err:
-            self.close(1008, err.message)
+            self.close(1008, close_reason(err.message))
 
     def on_message(self, message: str | bytes) -> None:
         """Hand the frame to the pdit channel."""

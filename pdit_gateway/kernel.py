@@ -287,24 +287,46 @@ class KernelConnection:
 #: Bytes of the operating system's receive buffer of each iopub subscription (SO_RCVBUF).
 IOPUB_RCVBUF = 8 << 20
 
+#: Most iopub messages already queued that one receive callback also handles.
+DRAIN_BATCH = 256
 
-def unbounded_iopub(kernel_manager: Any) -> Any:
-    """Return the kernel manager's iopub stream, subscribed with no receive high-water mark.
+#: Receive high-water mark (messages) of the iopub subscription to a kernel that queues its
+#: output itself: what the gateway holds of a kernel's backlog, the rest waits in the kernel.
+IOPUB_RCVHWM = 1000
+
+
+def queues_output_itself(kernel_manager: Any) -> bool:
+    """Return whether the kernel runs the gateway's launcher with no IOPub send limit (it then
+    keeps output for a lagging subscriber instead of dropping it)."""
+    spec = getattr(kernel_manager, "_kernel_spec", None)
+    argv = getattr(spec, "argv", None)
+    if not isinstance(argv, list):
+        return False
+    return "pdit_gateway.kernel_launcher" in argv and "--GatewayKernelApp.iopub_hwm=0" in argv
+
+
+def unbounded_iopub(kernel_manager: Any, hwm: int = 0) -> Any:
+    """Return the kernel manager's iopub stream, subscribed with a receive high-water mark of
+    ``hwm`` messages (0: none).
 
     A PUB socket drops messages for a subscriber whose queue is full, and ZMQ's default
     limit is 1,000 messages on each side: a gateway loop that stalls while a kernel floods
     its iopub (``display`` in a loop, many sessions at once) would lose output and even the
     ``idle`` status that ends a statement. With no limit on the receiving side, ZMQ's I/O
     thread keeps draining the kernel into the gateway's process while the loop is busy.
-    The kernel's own queue stays at 1,000 messages (ipykernel does not configure it), so
-    the socket also asks for a large receive buffer (``IOPUB_RCVBUF``; Linux caps it at
+    The socket also asks for a large receive buffer (``IOPUB_RCVBUF``; Linux caps it at
     twice ``net.core.rmem_max``): the kernel's output keeps flowing into it even while the
     whole gateway process is not scheduled. Both options only apply to connections made
     after they are set, so they are given to the context as defaults for the one socket
     created here.
+
+    A kernel that queues output for a lagging subscriber itself (the gateway's launcher
+    with no send limit, see :func:`queues_output_itself`) loses nothing when the gateway's
+    side is bounded: past ``hwm`` the backlog waits in the socket buffers and in the
+    kernel, and the gateway's memory stays flat however fast the kernel prints.
     """
     context = kernel_manager.context
-    options = {zmq.RCVHWM: 0, zmq.RCVBUF: IOPUB_RCVBUF}
+    options = {zmq.RCVHWM: hwm, zmq.RCVBUF: IOPUB_RCVBUF}
     saved = {option: context.sockopts.get(option) for option in options}
     for option, value in options.items():
         context.setsockopt(option, value)
@@ -348,9 +370,10 @@ class ZMQKernelConnection(KernelConnection):
         # the newest connection of an identity, and other clients of the kernel manager's
         # session (its session id is the default identity) would take the route away.
         identity = f"pdit-{uuid.uuid4().hex}".encode()
+        hwm = IOPUB_RCVHWM if queues_output_itself(km) else 0
         self._streams = {
             "shell": km.connect_shell(identity=identity),
-            "iopub": unbounded_iopub(km),
+            "iopub": unbounded_iopub(km, hwm),
             "stdin": km.connect_stdin(identity=identity),
         }
         for channel, stream in self._streams.items():
@@ -365,6 +388,24 @@ class ZMQKernelConnection(KernelConnection):
         return str(msg["header"]["msg_id"])
 
     def _receive(self, channel: str, frames: list[Any]) -> None:
+        self._handle(channel, frames)
+        if channel != "iopub":
+            return
+        # ZMQStream hands over one message per turn of the event loop; a kernel flooding its
+        # output makes messages faster than that, and they pile up in the subscription's
+        # (unbounded) queue. Take what is already queued, up to a batch, in this turn.
+        stream = self._streams.get(channel)
+        socket = getattr(stream, "socket", None)
+        for _ in range(DRAIN_BATCH):
+            if self._closed or socket is None or socket.closed:
+                return
+            try:
+                more = socket.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self._handle(channel, more)
+
+    def _handle(self, channel: str, frames: list[Any]) -> None:
         if self._closed:
             return
         try:

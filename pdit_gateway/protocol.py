@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,6 +22,9 @@ PROTOCOL_VERSION = 1
 SESSION_ID_PATTERN = r"[A-Za-z0-9_.\-]{1,128}"
 _SESSION_ID_RE = re.compile(SESSION_ID_PATTERN)
 _MAX_EXECUTION_ID = 128
+# a lone surrogate cannot be encoded as UTF-8: JSON may carry it (``"\\ud800"``), a frame
+# of text may not
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 def valid_session_id(session_id: str) -> bool:
@@ -130,11 +134,47 @@ def decode_frame(raw: str | bytes, max_size: int) -> dict[str, Any]:
         frame = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
         raise InvalidJSONError(f"frame is not JSON: {err}") from None
+    except RecursionError:
+        raise InvalidJSONError("frame is not JSON the gateway reads: nested too deeply") from None
     if not isinstance(frame, dict):
         raise ProtocolError("a frame must be a JSON object")
+    for name, value in frame.items():
+        if _holds_lone_surrogate(name) or _holds_lone_surrogate(value):
+            raise InvalidFieldError(
+                f"{name!a} holds a lone surrogate (a \\ud800-\\udfff escape that is not "
+                "half of a pair): text must be valid Unicode"
+            )
     if not isinstance(frame.get("type"), str):
         raise MissingFieldError("a frame needs a string 'type'")
     return frame
+
+
+def _lone_surrogate(text: str) -> bool:
+    if text.isascii():
+        return False
+    return _SURROGATE_RE.search(text) is not None
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """Return whether a decoded JSON value holds a string with a lone surrogate anywhere.
+
+    A walk with a stack, not recursion: the value may be nested as deeply as the JSON
+    decoder allowed.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _lone_surrogate(item):
+                return True
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _lone_surrogate(key):
+                    return True
+                stack.append(child)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _field(frame: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any) -> Any:
@@ -188,8 +228,13 @@ def _choice(frame: dict[str, Any], name: str, choices: tuple[str, ...]) -> Any:
 
 def _execute(frame: dict[str, Any]) -> ExecuteRequest:
     timeout = _field(frame, "timeout", (int, float), None)
-    if timeout is not None and timeout < 0:
-        raise InvalidFieldError("'timeout' must be >= 0 (seconds; 0 means none)")
+    if timeout is not None:
+        try:
+            timeout = float(timeout)
+        except OverflowError:
+            raise InvalidFieldError("'timeout' is too large (seconds)") from None
+        if not math.isfinite(timeout) or timeout < 0:
+            raise InvalidFieldError("'timeout' must be a finite number >= 0 (seconds; 0 = none)")
     mode = _choice(frame, "mode", ("statements", "cell"))
     return ExecuteRequest(
         script=_required(frame, "script", str),
@@ -197,7 +242,7 @@ def _execute(frame: dict[str, Any]) -> ExecuteRequest:
         line_range=_line_range(frame),
         script_name=_field(frame, "scriptName", str, None),
         reset=_field(frame, "reset", bool, False),
-        timeout=None if timeout is None else float(timeout),
+        timeout=timeout,
         when_busy=_choice(frame, "whenBusy", ("queue", "reject")),
         mode=mode,
         allow_errors=_field(frame, "allowErrors", bool, False),
@@ -261,13 +306,19 @@ def encode(event: dict[str, Any]) -> str:
     """Encode one event as the text of a WebSocket frame.
 
     NaN and infinities, which JSON cannot carry, become ``null``; objects JSON does
-    not know are sent as their ``str``.
+    not know are sent as their ``str``. Text is kept as it is, except in the rare event
+    that holds a lone surrogate (from a kernel's output, say), which UTF-8 cannot carry:
+    that event is encoded with ``\\uXXXX`` escapes for everything outside ASCII.
     """
     try:
-        return json.dumps(
+        text = json.dumps(
             event, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str
         )
     except ValueError:
-        return json.dumps(
-            _finite(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str
+        event = _finite(event)
+        text = json.dumps(
+            event, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str
         )
+    if _lone_surrogate(text):
+        text = json.dumps(event, separators=(",", ":"), allow_nan=False, default=str)
+    return text

@@ -64,6 +64,7 @@ class RunOptions:
     max_output_bytes: int = 0
     output_tail_bytes: int = 16384
     pipeline_depth: int = 0
+    max_execution_output_bytes: int = 0
 
 
 @dataclass(eq=False)
@@ -83,6 +84,8 @@ class Execution:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     running: StatementRun | None = None
+    #: characters of output held in ``results`` (what the history byte bound counts)
+    retained_bytes: int = 0
 
     @property
     def finished(self) -> bool:
@@ -140,6 +143,18 @@ class StatementRun:
     idle_timer: asyncio.TimerHandle | None = None
     #: The kernel's unanswered ``input_request``.
     input_request: Message | None = None
+    #: when an interrupt was sent while the kernel was known to be inside this statement
+    interrupted_at: float | None = None
+    #: the wait for a reply after the statement's idle status (see ``Runner._reply_lost``)
+    reply_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def in_kernel(self) -> bool:
+        """Return whether the statement was sent and the kernel has neither replied nor gone
+        idle on it."""
+        return (
+            self.msg_id is not None and self.reply is None and not self.idle and not self.complete
+        )
 
 
 def input_request_fields(msg: Message) -> dict[str, Any]:
@@ -156,6 +171,14 @@ class Runner:
     nothing more is sent after a failed statement. Events are emitted strictly in
     statement order. The runner never
     touches a socket: it only calls ``sink.emit``.
+
+    A stop (cancel, interrupt, timeout) sends nothing more and interrupts the kernel only
+    while a statement is in it (sent, neither replied to nor idle). The kernel is
+    restarted only when a statement it was known to be running when interrupted (its
+    ``execute_input`` or output had arrived) is still unanswered ``interrupt_grace``
+    seconds later; a kernel that replied or went idle is never restarted. ipykernel
+    ignores SIGINT between requests, so a statement that starts after the interrupt is
+    interrupted again once it runs.
     """
 
     def __init__(
@@ -188,6 +211,8 @@ class Runner:
         self._prologue_id: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
+        # set when a statement's interrupt was sent late (see _interrupt_if_running)
+        self._recheck = asyncio.Event()
 
     # -- requests from the session -------------------------------------------------
 
@@ -243,14 +268,15 @@ class Runner:
 
     async def _supervise(self, started: float) -> None:
         deadline = started + self.options.timeout if self.options.timeout > 0 else None
-        grace_deadline: float | None = None
         died = self.kernel.died
         while not self._all_done.done():
             now = time.monotonic()
-            wake_at = [t for t in (deadline, grace_deadline) if t is not None]
+            restart_at = self._restart_due()
+            wake_at = [t for t in (deadline, restart_at) if t is not None]
             wait_for = max(0.0, min(wake_at) - now) if wake_at else None
             stop_wait = asyncio.ensure_future(self._stop_requested.wait())
-            waits: set[asyncio.Future[Any]] = {self._all_done, died, stop_wait}
+            recheck = asyncio.ensure_future(self._recheck.wait())
+            waits: set[asyncio.Future[Any]] = {self._all_done, died, stop_wait, recheck}
             try:
                 await asyncio.wait(
                     waits,
@@ -259,23 +285,24 @@ class Runner:
                 )
             finally:
                 stop_wait.cancel()
+                recheck.cancel()
+            self._recheck.clear()
             if self._all_done.done():
                 return
             if died.done():
                 self._force_finish("kernel-died", "DeadKernelError", "the kernel died")
                 return
             now = time.monotonic()
+            restart_at = self._restart_due()
             if self._stop_requested.is_set():
                 self._stop_requested.clear()
                 if self._stopping == "reset":
                     await self._restart_and_finish("reset", None, None)
                     return
-                await self._interrupt()
-                if grace_deadline is None:
-                    grace_deadline = now + self.options.interrupt_grace
+                await self._interrupt_statements()
                 self._flush()
                 self._check_done()
-            elif grace_deadline is not None and now >= grace_deadline:
+            elif restart_at is not None and now >= restart_at:
                 reason = self._stopping or "timeout"
                 await self._restart_and_finish(
                     reason,
@@ -288,10 +315,39 @@ class Runner:
                 deadline = None
                 if self._stopping is None:
                     self._stopping = "timeout"
-                await self._interrupt()
-                grace_deadline = now + self.options.interrupt_grace
+                await self._interrupt_statements()
                 self._flush()
                 self._check_done()
+
+    def _restart_due(self) -> float | None:
+        """Return when the kernel must be restarted: ``interrupt_grace`` after the first
+        interrupt sent while it ran a statement still unanswered (None: no such statement)."""
+        grace = self.options.interrupt_grace
+        times = [
+            run.interrupted_at + grace
+            for run in self._runs
+            if run.interrupted_at is not None and run.in_kernel
+        ]
+        return min(times) if times else None
+
+    async def _interrupt_statements(self) -> None:
+        """Interrupt the kernel if a statement of this execution is in it.
+
+        With none in it (all replied or idle, the rest not sent) no interrupt is sent: it
+        could only reach whatever the kernel does next. The statements the kernel had
+        started are marked as interrupted (their restart clock starts); one not yet started
+        may have been sent to a kernel between requests, which ignores SIGINT, and is
+        interrupted again when it starts (``_start_run``).
+        """
+        pending = [run for run in self._runs if run.in_kernel]
+        if not pending:
+            return
+        now = time.monotonic()
+        running = [run for run in pending if run.started is not None]
+        await self._interrupt()
+        for run in running:
+            if run.interrupted_at is None:
+                run.interrupted_at = now
 
     async def _interrupt(self) -> None:
         try:
@@ -366,6 +422,19 @@ class Runner:
             self._next_send += 1
             if run.statement.kind != "code":
                 continue
+            budget = self.options.max_execution_output_bytes
+            if budget > 0:
+                # what the statements before kept is gone from this one's allowance
+                room = (
+                    budget
+                    - self.execution.retained_bytes
+                    - sum(
+                        other.output.kept_bytes
+                        for other in self._runs
+                        if other.msg_id is not None and not other.complete
+                    )
+                )
+                run.output.restrict(room, room)
             run.msg_id = connection.execute(
                 run.statement.code,
                 functools.partial(self._on_message, run),
@@ -409,6 +478,14 @@ class Runner:
                 run.idle = True
                 if run.reply is not None:
                     self._complete_run(run)
+                elif run.reply_timer is None:
+                    # the kernel sends its reply before going idle: one that has not come
+                    # after a while was lost (ipykernel drops it when a KeyboardInterrupt
+                    # reaches its request handler outside the statement's code)
+                    wait = self.options.iopub_timeout or self.options.interrupt_grace or 4.0
+                    run.reply_timer = asyncio.get_running_loop().call_later(
+                        wait, self._reply_lost, run
+                    )
             return
         if msg_type == "execute_input":
             run.output.feed(msg)
@@ -450,11 +527,18 @@ class Runner:
             )
 
     def _interrupt_if_running(self, run: StatementRun) -> None:
-        if self._finished or run.complete or run.reply is not None:
+        if self._finished or not run.in_kernel:
             return
-        task = asyncio.ensure_future(self._interrupt())
+        task = asyncio.ensure_future(self._interrupt_late(run))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _interrupt_late(self, run: StatementRun) -> None:
+        now = time.monotonic()
+        await self._interrupt()
+        if run.interrupted_at is None:
+            run.interrupted_at = now
+        self._recheck.set()
 
     def _idle_timed_out(self, run: StatementRun) -> None:
         if not run.complete and not self._finished:
@@ -466,6 +550,32 @@ class Runner:
             )
             run.idle = True
             self._complete_run(run)
+
+    def _reply_lost(self, run: StatementRun) -> None:
+        """The kernel went idle on a statement and never replied: finish it as interrupted."""
+        if run.complete or self._finished or run.reply is not None:
+            return
+        interrupted = self._stopping in ("cancel", "interrupt", "timeout")
+        self.log.warning(
+            "pdit execution %s: statement %d went idle without a reply%s",
+            self._eid,
+            run.statement.index,
+            " (interrupted outside its code)" if interrupted else "",
+        )
+        ename = "KeyboardInterrupt" if interrupted else "KernelError"
+        evalue = (
+            "the interrupt reached the kernel outside the statement's code, and the kernel "
+            "sent no reply"
+            if interrupted
+            else "the kernel went idle without replying to this statement"
+        )
+        run.reply = {
+            "header": {"msg_type": "execute_reply"},
+            "content": {"status": "error", "ename": ename, "evalue": evalue, "traceback": []},
+            "lost": True,
+        }
+        self._on_reply(run)
+        self._complete_run(run)
 
     def _on_reply(self, run: StatementRun) -> None:
         """The kernel finished a statement: decide at once whether more are sent.
@@ -501,6 +611,8 @@ class Runner:
         run.complete = True
         if run.idle_timer is not None:
             run.idle_timer.cancel()
+        if run.reply_timer is not None:
+            run.reply_timer.cancel()
         assert run.reply is not None
         assert run.msg_id is not None
         if self._connection is not None:
@@ -585,6 +697,8 @@ class Runner:
             self.execution.exit_code = exit_status(value)
             self._result(run, output, "exited", count)
             return
+        if run.reply.get("lost") and run.output.error is None:
+            output.append(error_item(str(content["ename"]), str(content["evalue"]), []))
         self._result(run, output, "error" if status == "error" else "ok", count)
 
     def _result(
@@ -606,6 +720,7 @@ class Runner:
         self._statement_event(run, payload)
         # a copy: later display updates change the retained result, never the logged event
         self.execution.results[run.statement.index] = {**payload, "output": list(output)}
+        self.execution.retained_bytes += output_size(output)
         if self.execution.running is run:
             self.execution.running = None
 
@@ -658,6 +773,8 @@ class Runner:
         for run in self._runs:
             if run.idle_timer is not None:
                 run.idle_timer.cancel()
+            if run.reply_timer is not None:
+                run.reply_timer.cancel()
             if connection is not None and run.msg_id is not None:
                 connection.forget(run.msg_id)
 
@@ -698,6 +815,17 @@ class Runner:
     def _emit(self, payload: dict[str, Any]) -> None:
         payload["executionId"] = self._eid
         self.sink.emit(payload)
+
+
+def output_size(output: list[dict[str, Any]]) -> int:
+    """Return the characters of an output list's contents (and of its MIME bundles)."""
+    size = 0
+    for item in output:
+        size += len(str(item.get("content", "")))
+        data = item.get("data")
+        if isinstance(data, dict):
+            size += sum(len(value) if isinstance(value, str) else 64 for value in data.values())
+    return size
 
 
 def spawn(

@@ -28,6 +28,7 @@ from .errors import (
     SessionBusyError,
     SessionClosedError,
     StoreWriteError,
+    TooManyClientsError,
     UnknownExecutionError,
     UnknownSessionError,
 )
@@ -35,7 +36,7 @@ from .eventlog import EventLog, LogBudget, isoformat, utcnow
 from .kernel import KernelConnection, Message, open_kernel
 from .pool import KernelPool
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
-from .runner import Execution, Runner, RunOptions, spawn
+from .runner import Execution, Runner, RunOptions, output_size, spawn
 from .scripting import script_path
 from .splitter import Statement, split_script
 from .store import INTERRUPTED, ExecutionStore, StoredSession
@@ -49,10 +50,12 @@ class SessionOptions:
     interrupt_grace: float = 3.0
     iopub_timeout: float = 4.0
     max_queue: int = 100
-    max_output_bytes: int = 0
+    max_output_bytes: int = 4 * 1024 * 1024
     output_tail_bytes: int = 16384
+    max_execution_output_bytes: int = 16 * 1024 * 1024
     event_log_size: int = 10_000
     execution_history_size: int = 100
+    execution_history_bytes: int = 64 * 1024 * 1024
     default_kernel_name: str = ""
     kernel_ready_timeout: float = 60.0
     kernel_poll_interval: float = 1.0
@@ -60,6 +63,7 @@ class SessionOptions:
     pipeline_depth: int = 1
     digest_history_size: int = 0
     max_client_replies: int = 1000
+    max_clients_per_session: int = 100
     event_log_bytes: int = 0
     event_log_total_bytes: int = 0
     execution_max_age: float = 0.0
@@ -71,6 +75,13 @@ class SessionOptions:
 
 #: How many seq numbers a session reserves in the store at a time.
 SEQ_BLOCK = 10_000
+
+#: Seconds between two writes of the running execution's snapshot while it produces output, so
+#: a gateway that is killed leaves its partial output in the store.
+RUNNING_SAVE_INTERVAL = 1.0
+
+#: The statement events after which the running execution is saved (within the interval).
+_PROGRESS_EVENTS = frozenset({"running", "stream", "display", "clear", "result"})
 
 
 def inside_root(path: str) -> bool:
@@ -102,6 +113,12 @@ class RestoredExecution:
         self.finished = True
         finished = snapshot.get("finishedAt") or snapshot.get("createdAt")
         self.finished_at = _parse_time(finished)
+        results = snapshot.get("results")
+        self.retained_bytes = sum(
+            output_size(result.get("output") or [])
+            for result in (results.values() if isinstance(results, dict) else [])
+            if isinstance(result, dict)
+        )
 
     def snapshot(self) -> dict[str, Any]:
         """Return the stored snapshot (with ``fromBeforeRestart: true``)."""
@@ -192,6 +209,7 @@ class Session:
         self._queue_changed = asyncio.Event()
         self._restart_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._save_timer: asyncio.TimerHandle | None = None
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -364,8 +382,19 @@ class Session:
             return
         running = self.runner.execution if self.runner is not None else None
         for execution in list(self.queue):
-            self._cancel_queued(execution, "cancel")
+            if gateway_stopping:
+                # what waited is recorded as the gateway's shutdown interrupted it, as a
+                # killed gateway's queued executions are on the next start
+                self.queue.remove(execution)
+                self.store.save_execution(
+                    self.session_id, {**execution.snapshot(), "status": INTERRUPTED}
+                )
+            else:
+                self._cancel_queued(execution, "cancel")
         self.closed = True
+        if self._save_timer is not None:
+            self._save_timer.cancel()
+            self._save_timer = None
         # let a restart in progress finish: a kernel cut off mid-start cannot be shut down
         try:
             await asyncio.wait_for(self._restart_lock.acquire(), self.options.kernel_ready_timeout)
@@ -428,7 +457,17 @@ class Session:
             self.store.save_seq(self.session_id, self._seq_reserved)
         for client in self.clients:
             client.notify()
+        if self._save_timer is None and payload["type"] in _PROGRESS_EVENTS and not self.closed:
+            self._save_timer = asyncio.get_running_loop().call_later(
+                RUNNING_SAVE_INTERVAL, self._save_running
+            )
         return entry.event
+
+    def _save_running(self) -> None:
+        """Record the running execution's snapshot (its output so far) in the store."""
+        self._save_timer = None
+        if self.runner is not None and not self.closed:
+            self._persist(self.runner.execution)
 
     def _set_kernel_state(self, state: str, reason: str | None = None) -> None:
         if state == self.kernel_state and reason is None:
@@ -445,6 +484,11 @@ class Session:
         """Attach a connection; it gets ``welcome`` now and events once it starts its stream."""
         if self.closed:
             raise SessionClosedError(f"session {self.session_id} is closed")
+        limit = self.options.max_clients_per_session
+        if limit and len(self.clients) >= limit:
+            raise TooManyClientsError(
+                f"the session already has {len(self.clients)} connections (max_clients_per_session)"
+            )
         client = Client(self, transport, self.log, self.options.max_client_replies)
         self.clients.add(client)
         self.last_activity = utcnow()
@@ -562,6 +606,8 @@ class Session:
         self.last_activity = utcnow()
         position = len(self.queue) - 1 + (1 if self.runner is not None else 0)
         self.emit({"type": "queued", "executionId": execution_id, "position": position})
+        # recorded at once: a gateway killed before it runs reports it interrupted on restart
+        self._persist(execution)
         self._queue_changed.set()
         return execution
 
@@ -578,6 +624,16 @@ class Session:
                 ended = self.executions[eid].finished_at
                 if ended is not None and ended < horizon:
                     drop.add(eid)
+        max_bytes = self.options.execution_history_bytes
+        if max_bytes > 0:
+            kept = [eid for eid in finished if eid not in drop]
+            held = sum(self.executions[eid].retained_bytes for eid in kept)
+            # the oldest go first; the newest finished execution is always kept
+            for eid in kept[:-1]:
+                if held <= max_bytes:
+                    break
+                held -= self.executions[eid].retained_bytes
+                drop.add(eid)
         for eid in drop:
             del self.executions[eid]
         if drop:
@@ -682,6 +738,7 @@ class Session:
                     max_output_bytes=options.max_output_bytes,
                     output_tail_bytes=options.output_tail_bytes,
                     pipeline_depth=options.pipeline_depth,
+                    max_execution_output_bytes=options.max_execution_output_bytes,
                 ),
                 self.log,
             )

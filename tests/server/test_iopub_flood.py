@@ -112,6 +112,7 @@ async def test_a_kernel_queues_what_the_tcp_buffers_cannot_hold():
         f"--PditGatewayApp.event_log_size={3 * BIG_LINES}",
         f"--PditGatewayApp.event_log_bytes={budget}",
         f"--PditGatewayApp.max_output_bytes={budget}",
+        f"--PditGatewayApp.max_execution_output_bytes={budget}",
         max_message_size=2 * budget,
     )
     lines = printed.splitlines()

@@ -84,11 +84,14 @@ async def test_a_long_output_is_cut_to_head_marker_and_tail(pdit_channel):
     assert results(after)[0]["output"] == [{"type": "stdout", "content": "y" * 1500 + "\n"}]
 
 
-async def test_a_display_past_the_limit_is_still_delivered(pdit_channel):
+async def test_a_display_past_the_limit_is_elided_and_counted(pdit_channel):
+    """Displays count against max_output_bytes (issue 13, point 4): one past the limit is
+    not forwarded or kept, and the marker says so."""
     channel = await pdit_channel()
     await channel.welcome()
     script = (
         "from IPython.display import HTML, display\n"
+        "display(HTML('<i>before</i>'))\n"
         "for i in range(500):\n"
         "    print(f'row {i:03d}')\n"
         "    if i == 499:\n"
@@ -97,26 +100,26 @@ async def test_a_display_past_the_limit_is_still_delivered(pdit_channel):
     )
     events = await channel.run(script)
     assert events[-1]["status"] == "ok"
+    # a display within its statement's limit is delivered
+    (before,) = [e for e in statement(events, 1) if e["type"] == "display"]
+    assert before["output"]["content"] == "<i>before</i>"
     printed = "".join(f"row {i:03d}\n" for i in range(500)) + "last line\n"
-    loop = statement(events, 1)
-    head_events, marker, tail_events = split_at_marker(loop)
+    loop = statement(events, 2)
+    streams = [e for e in loop if e["type"] == "stream"]
+    (at,) = [i for i, e in enumerate(streams) if "bytes of output elided" in e["text"]]
+    head_events, marker, tail_events = streams[:at], streams[at], streams[at + 1 :]
     head = "".join(e["text"] for e in head_events)
     tail = "".join(e["text"] for e in tail_events)
     assert nbytes(head) <= LIMIT < nbytes(printed)
-    displays = [e for e in loop if e["type"] == "display"]
-    assert len(displays) == 1
-    assert displays[0]["output"]["type"] == "text/html"
-    assert displays[0]["output"]["content"] == "<b>x</b>"
-    # it came after the limit was passed (after the head), and live, not held to the end
-    assert loop.index(head_events[-1]) < loop.index(displays[0]) < loop.index(marker)
+    assert [e for e in loop if e["type"] == "display"] == []
     assert tail.endswith("last line\n")
-    elided = int(MARKER.match(marker["text"]).group(1))
-    assert elided + nbytes(head) + nbytes(tail) == nbytes(printed)
+    found = re.search(r"(\d+) bytes of output elided, 1 of them in displays", marker["text"])
+    assert found is not None
+    # the display counts with its whole bundle: text/html and IPython's text/plain
+    bundle = len("<b>x</b>") + len("<IPython.core.display.HTML object>")
+    assert int(found.group(1)) + nbytes(head) + nbytes(tail) == nbytes(printed) + bundle
     (result,) = results(loop)
-    html = [item for item in result["output"] if item["type"] == "text/html"]
-    assert [item["content"] for item in html] == ["<b>x</b>"]
-    streams = [item for item in result["output"] if item["type"] in ("stdout", "stderr")]
-    assert [item["content"] for item in streams] == [head, marker["text"], tail]
+    assert [item["type"] for item in result["output"]] == ["stdout", "stderr", "stdout"]
 
 
 async def test_an_output_under_the_limit_is_untouched(pdit_channel):

@@ -548,24 +548,70 @@ def test_zero_tail_bytes_elides_everything_past_limit() -> None:
     ]
 
 
-def test_display_while_eliding_is_still_forwarded() -> None:
+def test_displays_and_results_past_the_limit_are_elided_and_counted() -> None:
+    """Displays were forwarded and kept past max_output_bytes: 200 displays of 1 MB made one
+    200 MB result (issue 13, point 4)."""
     out = StatementOutput(max_output_bytes=3, tail_bytes=100)
     feed_all(out, [stream("abc"), stream("def\n")])
-    events = out.feed(display({"text/plain": "shown"}))
-    assert events == [
-        {"type": "display", "output": {"type": "text/plain", "content": "shown"}, "update": False}
-    ]
+    assert out.feed(display({"text/plain": "shown"})) == []
     out.feed(msg("execute_result", data={"text/plain": "r"}, metadata={}, execution_count=2))
     closing = out.finish()
     assert [e["name"] for e in closing] == ["stderr", "stdout"]
-    assert [item["type"] for item in out.output] == [
-        "stdout",
-        "text/plain",
-        "text/plain",
-        "stderr",
-        "stdout",
-    ]
+    assert "2 of them in displays or results" in closing[0]["text"]
+    assert [item["type"] for item in out.output] == ["stdout", "stderr", "stdout"]
     assert out.output[-1]["content"] == "def\n"
+    assert out.elided_items == 2 and out.elided_bytes == len("shown") + len("r")
+    assert out.execution_count == 2
+
+
+def test_displays_count_against_the_limit_and_keep_memory_bounded() -> None:
+    out = StatementOutput(max_output_bytes=2_500_000, tail_bytes=1000)
+    forwarded = 0
+    for i in range(200):
+        forwarded += len(out.feed(display({"text/plain": str(i % 10) * 1_000_000})))
+    assert forwarded == 2
+    out.feed(stream("after\n"))
+    closing = out.finish()
+    kept = sum(len(str(item["content"])) for item in out.output)
+    assert kept < 2_500_000 + 2000
+    assert "198 of them in displays or results" in closing[0]["text"]
+    assert out.output[-1] == {"type": "stdout", "content": "after\n"}
+
+
+def test_a_display_update_counts_what_it_adds() -> None:
+    out = StatementOutput(max_output_bytes=100, tail_bytes=0)
+    shown = msg(
+        "display_data", data={"text/plain": "x" * 60}, metadata={}, transient={"display_id": "d"}
+    )
+    assert len(out.feed(shown)) == 1
+    same_size = msg(
+        "update_display_data",
+        data={"text/plain": "y" * 60},
+        metadata={},
+        transient={"display_id": "d"},
+    )
+    for _ in range(50):  # replacing costs nothing more
+        assert len(out.feed(same_size)) == 1
+    grown = msg(
+        "update_display_data",
+        data={"text/plain": "z" * 200},
+        metadata={},
+        transient={"display_id": "d"},
+    )
+    assert out.feed(grown) == []
+    assert out.output[0]["content"] == "y" * 60
+    assert out.elided_items == 1
+
+
+def test_restrict_to_nothing_keeps_only_the_marker() -> None:
+    out = StatementOutput(max_output_bytes=1000, tail_bytes=100)
+    out.restrict(0, 0)
+    assert out.feed(stream("hello\n")) == []
+    assert out.feed(display({"text/plain": "d"})) == []
+    closing = out.finish()
+    assert [e["text"] for e in closing] == [
+        "\n… [pdit-gateway: 7 bytes of output elided, 1 of them in displays or results] …\n"
+    ]
 
 
 def test_clear_while_eliding_drops_tail_and_counts_it() -> None:

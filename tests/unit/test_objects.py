@@ -122,3 +122,36 @@ async def test_client_that_never_reads_replies_is_dropped():
     assert transport.closed and client.closed
     await client.drained()
     assert session.detached == [client]
+
+
+class FailingTransport(ListTransport):
+    """Sends like a WebSocket that cannot encode a lone surrogate as UTF-8."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.close_args: tuple[int | None, str | None] | None = None
+
+    async def send(self, text: str) -> None:
+        text.encode("utf-8")
+        await super().send(text)
+
+    def close(self, code=None, reason=None) -> None:
+        self.close_args = (code, reason)
+        super().close(code, reason)
+
+
+async def test_a_writer_that_fails_closes_its_socket_with_1011():
+    """A writer that died left its socket open and silent (issue 13, point 3)."""
+    log = EventLog(max_events=5)
+    session = FakeSession(log)
+    transport = FailingTransport()
+    client = Client(session, transport, logging.getLogger("t"))
+    client.start()
+    client.start_stream(0)
+    # not made by encode(), which escapes such text: a frame the transport cannot send
+    log._events.append(type(log.append({"type": "e"}))(2, {}, '{"x":"\ud800"}'))
+    log.last_seq = 2
+    client.notify()
+    await asyncio.wait_for(client.drained(), 5)
+    assert transport.close_args is not None and transport.close_args[0] == 1011
+    assert client.closed and session.detached == [client]
