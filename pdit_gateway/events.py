@@ -12,6 +12,7 @@ __all__ = [
     "error_item",
     "output_item",
     "strip_ansi",
+    "terminal_text",
 ]
 
 JSONDict = dict[str, Any]
@@ -52,6 +53,35 @@ def strip_ansi(text: str) -> str:
         The text without escape sequences.
     """
     return _ANSI_RE.sub("", text)
+
+
+def terminal_text(text: str) -> str:
+    """Return stream text as a terminal shows it.
+
+    A carriage return goes back to the start of the line, so what follows overwrites what
+    was there (``"50%\\r100%"`` shows ``100%``; a shorter text leaves the end of the longer
+    one, as on a terminal); a backspace removes the character before it.
+
+    Parameters
+    ----------
+    text : str
+        Raw stream text, as the kernel printed it.
+
+    Returns
+    -------
+    str
+        The text a terminal would show, with ``"\\n"`` line ends.
+    """
+    shown = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        screen = ""
+        for segment in line.split("\r"):
+            screen = segment + screen[len(segment) :]
+        while "\b" in screen:
+            at = screen.index("\b")
+            screen = screen[: max(0, at - 1)] + screen[at + 1 :]
+        shown.append(screen)
+    return "\n".join(shown)
 
 
 def output_item(

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .events import strip_ansi
+from .events import strip_ansi, terminal_text
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -236,7 +236,9 @@ def render_output(output: NotebookNode | dict[str, Any]) -> str:
     kind = output.get("output_type")
     if kind == "stream":
         name = "stderr" if output.get("name") == "stderr" else "stdout"
-        return f'<pre class="{name}">{html.escape(strip_ansi(_text(output.get("text", ""))))}</pre>'
+        # progress bars redraw in place, as in a terminal
+        text = terminal_text(strip_ansi(_text(output.get("text", ""))))
+        return f'<pre class="{name}">{html.escape(text)}</pre>'
     if kind == "error":
         traceback = output.get("traceback") or []
         text = strip_ansi("\n".join(_text(line) for line in traceback))

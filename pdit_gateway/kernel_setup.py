@@ -70,6 +70,8 @@ class _State:
         self.original_cache = shell.compile.cache
         self.original_showwarning = warnings.showwarning
         self.hide_exit_hint = False
+        self.tables = False
+        self.tables_init: str | None = None
 
 
 _state: _State | None = None
@@ -417,7 +419,36 @@ def _forget_modules(folder: str, everything: bool) -> None:
     importlib.invalidate_caches()
 
 
-def begin(path: str | None, text: str, fresh: bool) -> None:
+def _interactive_table(frame: Any) -> str | None:
+    """``text/html`` of a DataFrame as an interactive table (itables, all its code inline)."""
+    state = _state
+    assert state is not None
+    try:
+        import itables
+        from itables.javascript import generate_init_offline_itables_html
+    except ImportError:
+        return None
+    if state.tables_init is None:
+        state.tables_init = str(generate_init_offline_itables_html(itables.options.dt_bundle))
+    table = itables.to_html_datatable(frame, connected=False, display_logo_when_loading=False)
+    return state.tables_init + str(table)
+
+
+def _use_interactive_tables(shell: Any) -> None:
+    """Show pandas and polars DataFrames as interactive tables, as pdit's own kernel does,
+    when itables is installed (checked when a frame is shown)."""
+    state = _state
+    assert state is not None
+    if state.tables:
+        return
+    state.tables = True
+    html = shell.display_formatter.formatters["text/html"]
+    # by the module a class says it is in: pandas 3 and polars name their top-level package
+    for module in ("pandas", "pandas.core.frame", "polars", "polars.dataframe.frame"):
+        html.for_type_by_name(module, "DataFrame", _interactive_table)
+
+
+def begin(path: str | None, text: str, fresh: bool, tables: bool = False) -> None:
     """Prepare a run of the script ``text`` (sent by the gateway before its first statement).
 
     Parameters
@@ -429,6 +460,8 @@ def begin(path: str | None, text: str, fresh: bool) -> None:
     fresh : bool
         True for a run from the script's first line: it starts as ``python script.py``
         starts, in the kernel's working directory and with fresh warning registries.
+    tables : bool, optional
+        Show DataFrames as interactive tables from now on (pdit's client asks for them).
     """
     state = _state
     assert state is not None
@@ -442,6 +475,8 @@ def begin(path: str | None, text: str, fresh: bool) -> None:
     state.entry = (len(text), None, lines, state.path)
     linecache.cache[state.path] = state.entry
     _use_script_backend(shell)
+    if tables:
+        _use_interactive_tables(shell)
     if fresh:
         with contextlib.suppress(OSError):
             os.chdir(state.home)

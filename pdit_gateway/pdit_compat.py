@@ -386,6 +386,7 @@ class PditChannel:
             when_busy="reject",
             allow_stdin=False,
             script_file=script_file,
+            interactive_tables=True,  # pdit's kernel shows DataFrames with itables
         )
         followed = execution_id in self.translator.executions
         self.translator.follow(execution_id)

@@ -51,6 +51,8 @@ class ExecuteRequest:
     #: The script's absolute path when the endpoint knows it better than ``scriptName``
     #: (pdit's client names only the file, the file it watches has the path); not on the wire.
     script_file: str | None = None
+    #: Show DataFrames as interactive tables (pdit's client; not on the wire).
+    interactive_tables: bool = False
 
 
 @dataclass(frozen=True, slots=True)

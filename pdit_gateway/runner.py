@@ -383,7 +383,9 @@ class Runner:
         assert connection is not None
         line_range = request.line_range
         fresh = line_range is None or line_range[0] <= 1
-        code = begin_code(self.execution.script_path, request.script, fresh)
+        code = begin_code(
+            self.execution.script_path, request.script, fresh, request.interactive_tables
+        )
         self._prologue_id = connection.execute(
             code,
             self._on_prologue,

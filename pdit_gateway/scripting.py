@@ -41,9 +41,10 @@ def setup_code() -> str:
     )
 
 
-def begin_code(path: str | None, text: str, fresh: bool) -> str:
+def begin_code(path: str | None, text: str, fresh: bool, tables: bool = False) -> str:
     """Return the silent code sent before a run's first statement (``kernel_setup.begin``)."""
-    return f"__import__({kernel_setup.MODULE_NAME!r}).begin({path!r}, {text!r}, {fresh!r})"
+    name = kernel_setup.MODULE_NAME
+    return f"__import__({name!r}).begin({path!r}, {text!r}, {fresh!r}, {tables!r})"
 
 
 def statement_metadata(line_start: int) -> dict[str, Any]:

@@ -240,3 +240,53 @@ def test_screenshot(lab: Lab, context: Any, tmp_path: Path) -> None:
         path = REPO / "docs" / "img" / "jupyterlab-pdit.png"
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(picture)
+
+
+SCRIPT_IN_A_FOLDER = """\
+import os
+import sys
+print(__file__, os.getcwd(), sys.argv == [__file__])
+print(open("data.txt").read().strip())
+for i in range(5):
+    print(f"\\rprogress {25 * i}%", end="", flush=True)
+print()
+name = input("Your name: ")
+print("hello", name)
+sys.exit(3)
+print("not reached")
+"""
+
+
+def test_a_script_runs_in_its_folder_reads_input_and_exits(lab: Lab, context: Any) -> None:
+    (lab.root / "project").mkdir(exist_ok=True)
+    lab.write("project/data.txt", "north,3\n")
+    lab.write("project/analysis.py", SCRIPT_IN_A_FOLDER)
+    page = context.new_page()
+    open_pdit(page, lab, "project/analysis.py")
+    page.locator(".jp-pdit-View:visible .cm-content").click()
+    page.keyboard.press("Control+Shift+Enter")
+    stdout = '.jp-pdit-item[data-mime-type="application/vnd.jupyter.stdout"]'
+    # the kernel is in the document's folder and the script knows its own path
+    identity = statement(page, 3).locator(stdout)
+    identity.wait_for()
+    folder = lab.root / "project"
+    assert identity.inner_text().strip() == f"{folder / 'analysis.py'} {folder} True"
+    assert statement(page, 4).locator(stdout).inner_text().strip() == "north,3"
+    # a progress bar redraws in place, as in a terminal
+    progress = statement(page, 5).locator(stdout)
+    progress.wait_for()
+    assert progress.inner_text().strip() == "progress 100%"
+    # input(): a box under the line, answered with Enter
+    box = statement(page, 8).locator(".jp-pdit-input-box")
+    box.wait_for()
+    assert "Your name:" in statement(page, 8).locator(".jp-pdit-input-prompt").inner_text()
+    box.fill("Ada")
+    box.press("Enter")
+    greeting = statement(page, 9).locator(stdout)
+    greeting.wait_for()
+    assert greeting.inner_text().strip() == "hello Ada"
+    assert statement(page, 8).locator(".jp-pdit-input-box").count() == 0
+    # sys.exit(3) ends the run there, as python would
+    exited = statement(page, 10)
+    exited.locator("text=exit 3").wait_for()
+    statement(page, 11).and_(page.locator('[data-pdit-state="cancelled"]')).wait_for()

@@ -119,12 +119,12 @@ class Stall:
         self.changed.set()
         self._dispatch(channel, msg)
 
-    def _send_stalled(self, content: dict[str, Any]) -> str:
+    def _send_stalled(self, content: dict[str, Any], metadata: dict[str, Any] | None = None) -> str:
         if content["code"] != self.send_code:
-            msg_id = self._send_execute(content)
+            msg_id = self._send_execute(content, metadata)
             self.codes[msg_id] = content["code"]
             return msg_id
-        msg = self.connection.session.msg("execute_request", content)
+        msg = self.connection.session.msg("execute_request", content, metadata=metadata)
         msg_id = str(msg["header"]["msg_id"])
         self.codes[msg_id] = content["code"]
         self.held_sends.append(msg)

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import time
 import zlib
@@ -382,3 +383,61 @@ def test_printer_without_a_terminal_draws_no_progress(tmp_path):
         err.seek(0)
         assert out.read() == "── lines 2–4 ──\npartial\n"
         assert err.read() == "ok: 1 statement in 1.5 s\n"
+
+
+# -- script semantics in the terminal -------------------------------------------------------
+
+
+def run_cli_with_input(*args: str, stdin: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``pdit-gateway run ARGS`` with ``stdin`` as its standard input (a pipe)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pdit_gateway", "run", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd,
+        env=_env(),
+        timeout=CLI_WAIT,
+        check=False,
+    )
+
+
+async def test_input_reads_the_terminals_standard_input(tmp_path):
+    script = tmp_path / "ask.py"
+    script.write_text("name = input('Name: ')\nprint('hello', name)\nprint(input('Again: '))\n")
+    done = await asyncio.to_thread(
+        run_cli_with_input, str(script), stdin="Ada\nBob\n", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    # the prompt is written to stdout, as python's input() writes it
+    in_order(done.stdout, "Name: ", "hello Ada", "Again: ", "Bob")
+
+
+async def test_input_at_the_end_of_standard_input_raises_eoferror(tmp_path):
+    script = tmp_path / "ask.py"
+    script.write_text("value = input('Value: ')\n")
+    done = await asyncio.to_thread(run_cli_with_input, str(script), stdin="", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "EOFError: EOF when reading a line" in done.stdout
+
+
+async def test_sys_exit_is_the_exit_status(tmp_path):
+    script = tmp_path / "exits.py"
+    script.write_text("import sys\nprint('before')\nsys.exit(7)\nprint('after')\n")
+    done = await run_cli(str(script))
+    assert done.returncode == 7
+    assert "before" in done.stdout and "after" not in done.stdout
+    assert "exited with status 7" in done.stderr
+
+
+async def test_the_kernel_runs_in_the_shells_directory(tmp_path):
+    (tmp_path / "project").mkdir()
+    (tmp_path / "data.txt").write_text("from the shell's directory\n")
+    script = tmp_path / "project" / "where.py"
+    script.write_text(
+        "import os, sys\nprint(os.getcwd())\nprint(__file__)\nprint(open('data.txt').read())\n"
+    )
+    done = await run_cli("project/where.py", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    in_order(done.stdout, str(tmp_path), str(script), "from the shell's directory")

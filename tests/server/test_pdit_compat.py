@@ -184,6 +184,63 @@ async def test_markdown_and_fstring_markdown(pdit_ws):
     assert fmd["output"] == [{"type": "text/markdown", "content": "n is **3**"}]
 
 
+async def test_pdits_conveniences_semicolon_and_interactive_tables(pdit_ws):
+    ws = await pdit_ws("conveniences")
+    script = "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})\ndf\n1 + 1;\n"
+    _, _, table, hidden = results(await ws.run(script))
+    # a DataFrame is an interactive table (itables' HTML, its code inline), as pdit shows it
+    assert table["output"][0]["type"] == "text/html"
+    assert "itables" in table["output"][0]["content"]
+    assert hidden["isInvisible"] is True  # a trailing semicolon hides the value
+
+
+async def test_v1_clients_keep_pandas_own_html(pdit_channel):
+    channel = await pdit_channel()
+    await channel.welcome()
+    events = await channel.run("import pandas as pd\npd.DataFrame({'a': [1]})")
+    html = [e for e in events if e["type"] == "result"][-1]["output"][0]
+    assert html["type"] == "text/html"
+    assert "<table" in html["content"]
+    assert "itables" not in html["content"]
+
+
+async def test_input_raises_at_once_on_pdits_socket(pdit_ws):
+    ws = await pdit_ws("no-stdin")
+    messages = await ws.run("name = input('who? ')\nafter = 1")
+    error = results(messages)[0]["output"][-1]
+    assert error["type"] == "error"
+    assert "StdinNotImplementedError" in error["content"]
+    assert messages[-1]["type"] == "complete"
+
+
+async def test_a_figure_shows_once_at_plt_show(pdit_ws):
+    ws = await pdit_ws("figure")
+    script = (
+        "import matplotlib.pyplot as plt\n"
+        "plt.figure(figsize=(6, 3))\n"
+        "plt.plot([1, 2, 3], [1, 4, 9])\n"
+        "plt.title('squares')\n"
+        "plt.show()\n"
+    )
+    shown = [
+        (r["lineStart"], item["type"])
+        for r in results(await ws.run(script))
+        for item in r["output"]
+        if item["type"].startswith("image/")
+    ]
+    assert shown == [(5, "image/png")]
+
+
+async def test_the_watched_files_path_is_the_scripts_file(pdit_ws, jp_root_dir):
+    script = jp_root_dir / "where.py"
+    script.write_text("__file__\n")
+    ws = await pdit_ws("where")
+    await ws.send(type="watch", path="where.py")
+    await ws.until(lambda m: m["type"] == "initial")
+    [result] = results(await ws.run("__file__\n", scriptName="where.py"))
+    assert result["output"][0]["content"] == repr(str(script))
+
+
 async def test_rich_output_keeps_only_pdits_fields(pdit_ws):
     ws = await pdit_ws("rich")
     script = (

@@ -13,6 +13,7 @@ from pdit_gateway.events import (
     error_item,
     output_item,
     strip_ansi,
+    terminal_text,
 )
 
 RED = "\x1b[0;31m"
@@ -642,3 +643,19 @@ def test_finish_without_output() -> None:
     out = StatementOutput(max_output_bytes=10)
     assert out.finish() == []
     assert out.finish() == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("10%\r50%\r100%\n", "100%\n"),
+        ("abcdef\rXY", "XYcdef"),  # a shorter text leaves the end of the longer one
+        ("one\r\ntwo\r\n", "one\ntwo\n"),  # Windows line ends are line ends
+        ("done\r", "done"),
+        ("ab\bc", "ac"),
+        ("\bx", "x"),
+        ("plain text\n", "plain text\n"),
+    ],
+)
+def test_terminal_text_redraws_lines_as_a_terminal(raw, shown):
+    assert terminal_text(raw) == shown

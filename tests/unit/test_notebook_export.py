@@ -219,3 +219,10 @@ def test_usage_errors(tmp_path, monkeypatch, capsys, files, args, message):
         (tmp_path / name).write_text(content, encoding="utf-8")
     assert run.main(args) == run.EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+def test_the_html_page_shows_progress_bars_as_a_terminal_does():
+    output = new_output(
+        "stream", name="stdout", text="loading 10%\rloading 50%\rloading 100%\ndone\n"
+    )
+    assert render_output(output) == '<pre class="stdout">loading 100%\ndone\n</pre>'

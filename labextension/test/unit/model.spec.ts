@@ -1,23 +1,7 @@
 import { ClientEvent } from '../../src/client';
 import { OutputModel } from '../../src/model';
 import { sessionIdForPath } from '../../src/sessionid';
-
-const TS = '2026-01-01T00:00:00.000Z';
-let seq = 0;
-function e(type: string, fields: Record<string, unknown> = {}): ClientEvent {
-  return {
-    type,
-    seq: ++seq,
-    ts: TS,
-    executionId: 'e1',
-    ...fields
-  } as unknown as ClientEvent;
-}
-const st = (index: number, line: number) => ({
-  index,
-  lineStart: line,
-  lineEnd: line
-});
+import { e, st, TS } from './events';
 
 function run(model: OutputModel, events: ClientEvent[]): void {
   events.forEach(event => model.apply(event));

@@ -1,23 +1,7 @@
-import { channelUrl, ClientEvent, END_OF_INPUT } from '../../src/client';
+import { channelUrl, END_OF_INPUT } from '../../src/client';
 import { OutputModel } from '../../src/model';
 import { terminalText } from '../../src/terminal';
-
-const TS = '2026-01-01T00:00:00.000Z';
-let seq = 0;
-function e(type: string, fields: Record<string, unknown> = {}): ClientEvent {
-  return {
-    type,
-    seq: ++seq,
-    ts: TS,
-    executionId: 'e1',
-    ...fields
-  } as unknown as ClientEvent;
-}
-const at = (index: number, line: number) => ({
-  index,
-  lineStart: line,
-  lineEnd: line
-});
+import { e, st as at } from './events';
 
 describe('terminalText', () => {
   it('overwrites a line from its start at each carriage return', () => {
