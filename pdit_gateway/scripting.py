@@ -42,9 +42,14 @@ def setup_code() -> str:
 
 
 def begin_code(path: str | None, text: str, fresh: bool, tables: bool = False) -> str:
-    """Return the silent code sent before a run's first statement (``kernel_setup.begin``)."""
+    """Return the silent code sent before a run's first statement (``kernel_setup.begin``).
+
+    It starts with the set-up, which does nothing when the kernel has it: a kernel restarted
+    behind the gateway's back (another client's restart) gets it again before the run.
+    """
     name = kernel_setup.MODULE_NAME
-    return f"__import__({name!r}).begin({path!r}, {text!r}, {fresh!r}, {tables!r})"
+    begin = f"__import__({name!r}).begin({path!r}, {text!r}, {fresh!r}, {tables!r})"
+    return setup_code() + begin
 
 
 def statement_metadata(line_start: int) -> dict[str, Any]:

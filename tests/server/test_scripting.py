@@ -315,3 +315,19 @@ def test_the_kernel_setup_defines_no_user_names():
         assert "_pdit_gateway_kernel" in sys.modules
     finally:
         sys.modules.pop("_pdit_gateway_kernel", None)
+
+
+async def test_a_kernel_restarted_by_another_client_gets_the_setup_again(
+    pdit_channel, jp_fetch, jp_root_dir
+):
+    channel = await pdit_channel("restarted")
+    await channel.welcome()
+    events = await channel.run("import os\nos.getpid()")
+    kernel_id = json.loads((await jp_fetch("pdit", "api", "sessions", "restarted")).body)["kernel"][
+        "id"
+    ]
+    await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="{}")
+    name = str(jp_root_dir / "after.py")
+    events = await channel.run("x = 1\nx / 0", scriptName=name)
+    error = results(events)[-1]["output"][-1]
+    assert f'File "{name}", line 2, in <module>' in error["content"]
