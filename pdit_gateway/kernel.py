@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import inspect
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -149,6 +150,8 @@ class KernelConnection:
         self.kernel_info: dict[str, Any] = {}
         #: Whether the kernel runs the gateway's script set-up (:mod:`.kernel_setup`).
         self.scripting = False
+        #: Whether the kernel's process still runs (None: not known here), asked while probing.
+        self.alive: Callable[[], Awaitable[bool]] | None = None
 
     async def start(self, ready_timeout: float) -> None:
         """Connect and wait until the kernel answers on shell and iopub."""
@@ -180,6 +183,10 @@ class KernelConnection:
                     asyncio.shield(self._ready), min(self.probe_interval, remaining)
                 )
             except asyncio.TimeoutError:
+                if self.alive is not None and not await self.alive():
+                    # a kernel that ended while starting never answers: say so now
+                    await self.close()
+                    raise TimeoutError("the kernel process ended before it answered") from None
                 continue
         self._probe_ids.clear()
 
@@ -562,6 +569,14 @@ async def open_kernel(
         signer.digest_history_size = digest_history_size
     activity = ActivityRecorder(kernel_manager, kernel_id)
     connection = connect(km, log, name, activity)
+    is_alive = getattr(km, "is_alive", None)
+    if is_alive is not None and not isinstance(connection, RemoteKernelConnection):
+
+        async def alive() -> bool:
+            result = is_alive()
+            return bool(await result if inspect.isawaitable(result) else result)
+
+        connection.alive = alive
     try:
         await connection.start(ready_timeout)
         await connection.install_scripting(ready_timeout)

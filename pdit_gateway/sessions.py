@@ -355,15 +355,23 @@ class Session:
             try:
                 try:
                     await self.kernel_manager.restart_kernel(self.kernel_id, now=True)
+                    await self._connect()
                 except KeyError:
                     # the kernel was removed from the server's map: start a new one
-                    kwargs: dict[str, Any] = {"path": self.path if self.path is not None else ""}
-                    if self.kernel_name:
-                        kwargs["kernel_name"] = self.kernel_name
-                    self.kernel_id = await launching.start_kernel(
-                        self.kernel_manager, self.options.kernel_iopub_hwm, **kwargs
+                    await self._replace_kernel()
+                except Exception as err:
+                    # A restarted kernel binds the ports it had, and under load another process
+                    # may have taken one meanwhile ("Address already in use"): the kernel ends
+                    # at once. A new kernel gets new ports.
+                    self.log.warning(
+                        "pdit session %s: the restarted kernel %s did not answer (%s); "
+                        "starting a new kernel",
+                        self.session_id,
+                        self.kernel_id,
+                        err,
                     )
-                await self._connect()
+                    await self._shutdown_kernel()
+                    await self._replace_kernel()
             except Exception as err:
                 self.log.exception("pdit session %s: restarting the kernel failed", self.session_id)
                 self._set_kernel_state("dead", f"restart failed: {err}")
@@ -371,6 +379,27 @@ class Session:
                 return
             self._set_kernel_state("busy" if self.runner is not None else "idle")
             self._ready.set()
+
+    async def _replace_kernel(self) -> None:
+        """Start a new kernel for the session (new ports) and connect to it."""
+        kwargs: dict[str, Any] = {"path": self.path if self.path is not None else ""}
+        if self.kernel_name:
+            kwargs["kernel_name"] = self.kernel_name
+        self.kernel_id = await launching.start_kernel(
+            self.kernel_manager, self.options.kernel_iopub_hwm, **kwargs
+        )
+        await self._connect()
+
+    async def _shutdown_kernel(self) -> None:
+        """Shut the session's kernel down (it may be gone already)."""
+        if self.kernel_id is None:
+            return
+        try:
+            await self.kernel_manager.shutdown_kernel(self.kernel_id, now=True)
+        except KeyError:
+            pass
+        except Exception:
+            self.log.exception("pdit session %s: kernel shutdown failed", self.session_id)
 
     async def shutdown(self, *, gateway_stopping: bool = False) -> None:
         """End every execution, shut the kernel down and close the clients.
@@ -407,13 +436,7 @@ class Session:
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
-        if self.kernel_id is not None:
-            try:
-                await self.kernel_manager.shutdown_kernel(self.kernel_id, now=True)
-            except KeyError:
-                pass
-            except Exception:
-                self.log.exception("pdit session %s: kernel shutdown failed", self.session_id)
+        await self._shutdown_kernel()
         self._set_kernel_state("dead", "session closed")
         for client in list(self.clients):
             client.close(1001, "session closed")

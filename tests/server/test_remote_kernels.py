@@ -60,6 +60,29 @@ async def test_scripts_run_on_remote_kernels():
         await check_remote_sessions(remote)
 
 
+async def check_script_semantics(client, path):
+    """The kernel set-up travels to a remote kernel: the script's identity, python's
+    tracebacks and figures where the script shows them."""
+    script = (
+        "import matplotlib.pyplot as plt\n"
+        "plt.figure(figsize=(3, 2))\n"
+        "plt.plot([1, 2])\n"
+        "plt.show()\n"
+        "__file__\n"
+        "def f():\n"
+        "    return 1 / 0\n"
+        "f()\n"
+    )
+    events = await client.run(script, scriptName=path)
+    shown = [
+        r["index"] for r in results(events) for item in r["output"] if item["type"] == "image/png"
+    ]
+    assert shown == [3]
+    assert texts(results(events)[4]) == repr(path)
+    traceback = results(events)[-1]["output"][-1]["traceback"]
+    assert f'  File "{path}", line 7, in f' in traceback
+
+
 async def check_remote_sessions(remote):
     client = await open_channel(remote["port"], remote["token"], "remote")
     await client.welcome()
@@ -72,6 +95,7 @@ async def check_remote_sessions(remote):
     assert code == 200
     kernel_id = snapshot["kernel"]["id"]
     assert kernel_id in await remote_kernel_ids(remote)
+    await check_script_semantics(client, "/srv/analysis.py")
 
     # a timeout interrupts the remote kernel; the namespace survives
     timed = await client.run("while True:\n    pass\n", timeout=1)
@@ -87,6 +111,8 @@ async def check_remote_sessions(remote):
     after = await client.run("'value' in dir(), 1 + 1", wait=120)
     assert after[-1]["status"] == "ok"
     assert texts(results(after)[0]) == "(False, 2)"
+    # the kernel the remote gateway restarted got the script set-up again
+    await check_script_semantics(client, "/srv/again.py")
 
     # deleting the session shuts the remote kernel down
     code, _ = await fetch_json(
