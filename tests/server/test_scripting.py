@@ -12,6 +12,7 @@ import struct
 import sys
 
 import pytest
+from tornado.httpclient import HTTPClientError
 
 from pdit_gateway.pytest_plugin import results, texts
 
@@ -331,3 +332,18 @@ async def test_a_kernel_restarted_by_another_client_gets_the_setup_again(
     events = await channel.run("x = 1\nx / 0", scriptName=name)
     error = results(events)[-1]["output"][-1]
     assert f'File "{name}", line 2, in <module>' in error["content"]
+
+
+async def test_a_session_path_outside_the_root_is_refused(jp_fetch, pdit_channel):
+    with pytest.raises(HTTPClientError) as refused:
+        await jp_fetch(
+            "pdit",
+            "api",
+            "sessions",
+            method="POST",
+            body=json.dumps({"sessionId": "outside", "path": "../elsewhere/x.py"}),
+        )
+    assert refused.value.code == 400
+    channel = await pdit_channel("outside", params={"path": "../../etc/x.py"})
+    with pytest.raises(ConnectionError, match="1008"):
+        await channel.recv()
