@@ -786,6 +786,7 @@ class TerminalPrinter:
         self.failed_at: tuple[int, int] | None = None
         self.failure: str | None = None
         self.exit_code: int | None = None
+        self._pending_header: str | None = None
         self._at_line_start = True
         self._running: _Statement | None = None
         self._progress_shown = False
@@ -848,15 +849,28 @@ class TerminalPrinter:
         """Return the label of the statement a ``running`` event starts (``lines 3–5``)."""
         return lines_label(int(event["lineStart"]), int(event["lineEnd"]))
 
+    #: Print every statement's header when it starts; False: only before its first output,
+    #: so statements that print nothing take no line (the progress line shows them running).
+    head_every_statement = False
+
     def _on_running(self, event: Event) -> None:
         now = time.monotonic()
         label = self.header(event)
         self._running = _Statement(label, now, now)
-        self._line(self._paint(f"── {label} ──", _DIM))
+        self._pending_header = f"── {label} ──"
+        if self.head_every_statement:
+            self._head()
+
+    def _head(self) -> None:
+        """Print the running statement's header if it is not printed yet."""
+        if self._pending_header is not None:
+            header, self._pending_header = self._pending_header, None
+            self._line(self._paint(header, _DIM))
 
     def _stream(self, event: Event) -> None:
         if self._running is not None:
             self._running.last_output = time.monotonic()
+        self._head()
         text = str(event.get("text", ""))
         if event.get("name") == "stderr" and self.color:
             # colour each line apart so the reset lands before the newline
@@ -880,12 +894,14 @@ class TerminalPrinter:
         for item in event.get("output") or []:
             text = render_item(item, color=self.color)
             if text is not None:
+                self._head()
                 self._line(text)
             if item.get("displayId") is not None:
                 self._displays[str(item["displayId"])] = self.header(event)
         for display_id, item in self._updates.items():
             text = render_item(item, color=self.color)
             if text is not None:
+                self._head()
                 where = self._displays[display_id]
                 self._line(self._paint(f"(the display of {where}, updated)", _DIM))
                 self._line(text)
@@ -920,6 +936,7 @@ class TerminalPrinter:
 
     def _input_request(self, event: Event) -> None:
         # python's input() writes its prompt to stdout, with no newline
+        self._head()
         self._write(str(event.get("prompt", "")))
 
     def _complete(self, event: Event) -> None:
@@ -997,6 +1014,7 @@ class CellPrinter(TerminalPrinter):
 
     cell_index = 0
     _headed: int | None = None
+    head_every_statement = True
 
     def header(self, event: Event) -> str:
         """Return ``cell N`` (1-based) for the cell that runs."""
@@ -1012,15 +1030,9 @@ class CellPrinter(TerminalPrinter):
             self._line(self._paint(f"── {self.header(event)} ──", _DIM))
         super()._result(event)
 
-    def _input_request(self, event: Event) -> None:
-        # python's input() writes its prompt to stdout, with no newline
-        self._write(str(event.get("prompt", "")))
-
     def _complete(self, event: Event) -> None:
         self._running = None
         self.status = str(event.get("status"))
-        code = event.get("exitCode")
-        self.exit_code = code if isinstance(code, int) else None
 
 
 # -- the run ------------------------------------------------------------------------------------

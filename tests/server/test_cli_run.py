@@ -258,7 +258,8 @@ async def test_url_and_token_run_on_a_running_server(server, jp_fetch, tmp_path)
         str(script), "--url", server.url, "--token", server.token, "--session", "kept"
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "── line 1 ──\n── line 2 ──\n42\n"
+    # a statement that prints nothing takes no line
+    assert done.stdout == "── line 2 ──\n42\n"
     # a named session stays, so the next run sees its variables; the token may come from the env
     again = tmp_path / "again.py"
     again.write_text("n * 2\n")
@@ -441,3 +442,11 @@ async def test_the_kernel_runs_in_the_shells_directory(tmp_path):
     done = await run_cli("project/where.py", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     in_order(done.stdout, str(tmp_path), str(script), "from the shell's directory")
+
+
+async def test_only_statements_with_output_get_a_header(tmp_path):
+    script = tmp_path / "quiet.py"
+    script.write_text("a = 1\nb = 2\nprint(a + b)\nc = 3\nc * 2\n")
+    done = await run_cli(str(script))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "── line 3 ──\n3\n── line 5 ──\n6\n"
