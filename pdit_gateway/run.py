@@ -160,8 +160,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--session",
         metavar="ID",
-        help="run in this session (kept after the run, so a later run sees its variables); "
-        "default: a fresh session, deleted after the run",
+        help="with --url: run in this session of that gateway (kept after the run, so a later "
+        "run sees its variables); default: a fresh session, deleted after the run",
     )
     parser.add_argument(
         "--lines",
@@ -248,6 +248,11 @@ def _options(
         raise UsageError("--session: an id matches [A-Za-z0-9_.-]{1,128}")
     if args.token is not None and args.url is None:
         raise UsageError("--token needs --url (a private gateway makes its own token)")
+    if args.session is not None and args.url is None:
+        raise UsageError(
+            "--session needs --url: without it the run has a private gateway, whose kernel "
+            "ends with the run (start one with 'pdit-gateway' and give its --url)"
+        )
     token = args.token
     # precedence: --token, then a ?token= in --url (GatewayAddress.parse), then the environment
     if args.url is not None and token is None and "token" not in parse_qs(urlsplit(args.url).query):

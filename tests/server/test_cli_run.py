@@ -217,6 +217,8 @@ async def test_ctrl_c_cancels_the_execution(tmp_path):
         ([str(DEMO), "--token", "t"], "--token needs --url"),
         ([str(DEMO), "--url", "ftp://example.org/"], "expected http://HOST:PORT/"),
         ([str(DEMO), "--session", "bad id"], "--session"),
+        # a private gateway's kernel ends with the run: no later run could see the session
+        ([str(DEMO), "--session", "kept"], "--session needs --url"),
     ],
 )
 async def test_usage_errors_exit_2(args, message):
