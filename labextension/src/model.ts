@@ -35,6 +35,8 @@ export interface IStatement {
   pendingClear: boolean;
   /** The statement waits in `input()` for this prompt (cleared by its next output). */
   inputRequest?: { prompt: string; password: boolean };
+  /** What this view answered to the statement's `input()` calls (a password as `null`). */
+  answers?: { prompt: string; value: string | null }[];
   /** With an `exited` result: the script's exit status. */
   exitCode?: number;
 }
@@ -73,10 +75,15 @@ export class OutputModel {
     this.changed.emit();
   }
 
-  /** The user answered the statement's `input()`: stop asking. */
-  inputAnswered(key: string): void {
+  /** The user answered the statement's `input()` with `value`: stop asking, keep the answer. */
+  inputAnswered(key: string, value: string | null = null): void {
     const st = this._statements.get(key);
     if (st?.inputRequest) {
+      const { prompt, password } = st.inputRequest;
+      st.answers = [
+        ...(st.answers ?? []),
+        { prompt, value: password ? null : value }
+      ];
       st.inputRequest = undefined;
       st.version++;
       this.changed.emit();

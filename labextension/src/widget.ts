@@ -49,6 +49,8 @@ interface IRenderedStatement {
   items: { item: unknown; node: HTMLElement; dispose: () => void }[];
   /** The box answering the statement's `input()`, while it waits. */
   input?: HTMLElement;
+  /** The answers given to the statement's `input()`, as a terminal would show them. */
+  answers?: HTMLElement;
 }
 
 export namespace PditView {
@@ -357,6 +359,16 @@ export class PditView extends Panel {
 
   /** Show (or take away) the box that answers the statement's `input()`. */
   private _updateInput(st: IStatement, rendered: IRenderedStatement): void {
+    if (st.answers?.length) {
+      // the prompts and what was typed, as the terminal shows them (a password hidden)
+      const answers = rendered.answers ?? document.createElement('pre');
+      answers.className = 'jp-pdit-input-answers';
+      answers.textContent = st.answers
+        .map(a => `${a.prompt}${a.value ?? '••••'}`)
+        .join('\n');
+      rendered.node.appendChild(answers);
+      rendered.answers = answers;
+    }
     const request = st.inputRequest;
     if (request === undefined) {
       rendered.input?.remove();
@@ -382,7 +394,7 @@ export class PditView extends Panel {
     form.addEventListener('submit', event => {
       event.preventDefault();
       this._client?.inputReply(st.executionId, box.value);
-      this._model.inputAnswered(st.key);
+      this._model.inputAnswered(st.key, box.value);
     });
     box.addEventListener('keydown', event => {
       // Ctrl-D, as in a terminal: the end of input (input() raises EOFError)

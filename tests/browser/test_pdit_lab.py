@@ -286,6 +286,9 @@ def test_a_script_runs_in_its_folder_reads_input_and_exits(lab: Lab, context: An
     greeting.wait_for()
     assert greeting.inner_text().strip() == "hello Ada"
     assert statement(page, 8).locator(".jp-pdit-input-box").count() == 0
+    # the prompt and the answer stay, as a terminal shows them
+    answered = statement(page, 8).locator(".jp-pdit-input-answers")
+    assert answered.inner_text() == "Your name: Ada"
     # sys.exit(3) ends the run there, as python would
     exited = statement(page, 10)
     exited.locator("text=exit 3").wait_for()

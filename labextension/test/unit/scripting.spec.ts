@@ -26,14 +26,17 @@ describe('input() and exits in the model', () => {
     );
     const [first] = model.statements;
     expect(first.inputRequest).toEqual({ prompt: 'Name: ', password: false });
-    model.inputAnswered(first.key);
+    model.inputAnswered(first.key, 'Ada');
     expect(first.inputRequest).toBeUndefined();
+    expect(first.answers).toEqual([{ prompt: 'Name: ', value: 'Ada' }]);
     model.apply(
       e('input-request', { ...at(0, 1), prompt: 'Pin: ', password: true })
     );
     expect(first.inputRequest?.password).toBe(true);
     model.apply(e('stream', { ...at(0, 1), name: 'stdout', text: 'ok\n' }));
     expect(first.inputRequest).toBeUndefined();
+    model.inputAnswered(first.key, 'not asked'); // nothing waits: nothing recorded
+    expect(first.answers).toHaveLength(1);
   });
 
   it('shows an exit: status 0 done, another status an error', () => {
