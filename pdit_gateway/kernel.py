@@ -152,6 +152,10 @@ class KernelConnection:
         self.scripting = False
         #: Whether the kernel's process still runs (None: not known here), asked while probing.
         self.alive: Callable[[], Awaitable[bool]] | None = None
+        #: The kernel process's id (None: not known here, a remote kernel).
+        self.pid: Callable[[], int | None] | None = None
+        #: The process id the set-up was installed in.
+        self.setup_pid: int | None = None
 
     async def start(self, ready_timeout: float) -> None:
         """Connect and wait until the kernel answers on shell and iopub."""
@@ -160,6 +164,11 @@ class KernelConnection:
     def send_probe(self) -> str:
         """Send a ``kernel_info_request`` on the shell channel; return its ``msg_id``."""
         raise NotImplementedError
+
+    def may_have_lost_setup(self) -> bool:
+        """Whether the kernel process changed since the set-up was installed (a restart that
+        did not go through the gateway, such as one through ``/api/kernels``)."""
+        return self.pid is not None and self.pid() != self.setup_pid
 
     async def probe(self, ready_timeout: float) -> None:
         """Send ``kernel_info`` until its reply and an iopub message of it both come back.
@@ -240,6 +249,7 @@ class KernelConnection:
         content = reply.get("content") or {}
         if content.get("status") == "ok":
             self.scripting = True
+            self.setup_pid = self.pid() if self.pid is not None else None
         else:
             self.log.warning(
                 "pdit session %s: the script set-up failed in the kernel: %s: %s",
@@ -577,6 +587,12 @@ async def open_kernel(
             return bool(await result if inspect.isawaitable(result) else result)
 
         connection.alive = alive
+
+        def pid() -> int | None:
+            value = getattr(getattr(km, "provisioner", None), "pid", None)
+            return value if isinstance(value, int) else None
+
+        connection.pid = pid
     try:
         await connection.start(ready_timeout)
         await connection.install_scripting(ready_timeout)

@@ -209,6 +209,7 @@ class Runner:
         self._had_error = False
         self._connection: KernelConnection | None = None
         self._prologue_id: str | None = None
+        self._prologue_setup = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
         # set when a statement's interrupt was sent late (see _interrupt_if_running)
@@ -383,8 +384,13 @@ class Runner:
         assert connection is not None
         line_range = request.line_range
         fresh = line_range is None or line_range[0] <= 1
+        self._prologue_setup = connection.may_have_lost_setup()
         code = begin_code(
-            self.execution.script_path, request.script, fresh, request.interactive_tables
+            self.execution.script_path,
+            request.script,
+            fresh,
+            request.interactive_tables,
+            setup=self._prologue_setup,
         )
         self._prologue_id = connection.execute(
             code,
@@ -399,6 +405,9 @@ class Runner:
         if channel != "shell":
             return
         content = msg.get("content") or {}
+        connection = self._connection
+        if content.get("status") == "ok" and self._prologue_setup and connection is not None:
+            connection.setup_pid = connection.pid() if connection.pid is not None else None
         if content.get("status") != "ok":
             self.log.warning(
                 "pdit execution %s: the script prologue failed: %s: %s",

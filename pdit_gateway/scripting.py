@@ -41,15 +41,18 @@ def setup_code() -> str:
     )
 
 
-def begin_code(path: str | None, text: str, fresh: bool, tables: bool = False) -> str:
+def begin_code(
+    path: str | None, text: str, fresh: bool, tables: bool = False, setup: bool = False
+) -> str:
     """Return the silent code sent before a run's first statement (``kernel_setup.begin``).
 
-    It starts with the set-up, which does nothing when the kernel has it: a kernel restarted
-    behind the gateway's back (another client's restart) gets it again before the run.
+    With ``setup`` it starts with the set-up (a no-op where the kernel has it), for a kernel
+    that may have lost it: one restarted behind the gateway's back. That costs the kernel about
+    6 ms (IPython reads the module's 20 kB of source), so it is sent only then.
     """
     name = kernel_setup.MODULE_NAME
     begin = f"__import__({name!r}).begin({path!r}, {text!r}, {fresh!r}, {tables!r})"
-    return setup_code() + begin
+    return setup_code() + begin if setup else begin
 
 
 def statement_metadata(line_start: int) -> dict[str, Any]:
