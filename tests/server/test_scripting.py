@@ -328,6 +328,14 @@ async def test_a_kernel_restarted_by_another_client_gets_the_setup_again(
         "id"
     ]
     await jp_fetch("api", "kernels", kernel_id, "restart", method="POST", body="{}")
+    # the gateway's iopub subscription reconnects to the new process on its own: output sent
+    # before that is lost (a restart behind the gateway's back), so wait until it flows again
+    for _ in range(20):
+        probe = await channel.run("6 * 7")
+        if texts(results(probe)[-1]) == "42":
+            break
+    else:
+        raise AssertionError("no output from the restarted kernel")
     name = str(jp_root_dir / "after.py")
     events = await channel.run("x = 1\nx / 0", scriptName=name)
     error = results(events)[-1]["output"][-1]
