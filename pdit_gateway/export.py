@@ -6,17 +6,15 @@ import base64
 import html
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from .events import strip_ansi, terminal_text
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-    from .notebook import Block
-
-__all__ = ["notebook_blocks", "render_html", "render_output"]
+__all__ = ["Block", "notebook_blocks", "render_html", "render_output"]
 
 #: The order a bundle's types are tried in (Jupyter's display order, without JavaScript).
 DISPLAY_ORDER = (
@@ -72,10 +70,30 @@ pre { margin: 0; font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, 
 """
 
 
+@dataclass
+class Block:
+    """A run of a script's (or a cell's) lines and what it produced, for the HTML page.
+
+    Attributes
+    ----------
+    kind : {"code", "markdown", "text"}
+        A statement or code cell; a markdown string or cell; lines between statements.
+    first_line : int
+        The 1-based number of the first line.
+    lines : list of str
+        The source lines.
+    cell_index : int or None
+        The notebook cell that holds the block's outputs (``code``) or text (``markdown``).
+    """
+
+    kind: Literal["code", "markdown", "text"]
+    first_line: int
+    lines: list[str]
+    cell_index: int | None = None
+
+
 def notebook_blocks(nb: NotebookNode) -> list[Block]:
     """Return one block per cell of a notebook (lines numbered within each cell)."""
-    from .notebook import Block
-
     blocks: list[Block] = []
     for index, cell in enumerate(nb.cells):
         lines = str(cell.get("source", "")).split("\n")

@@ -20,8 +20,9 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from nbformat import NotebookNode
 from traitlets import Unicode
 
+from .client import ChannelConnection, execute_frame, execution_events
 from .events import strip_ansi
-from .run import ChannelConnection, execute_frame, execution_events
+from .export import Block
 from .splitter import Statement
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ __all__ = [
     "NotebookRun",
     "OutputRecorder",
     "ScriptRecorder",
+    "describe_kernel",
     "is_percent_script",
     "prepare_kernel",
     "probe_language_info",
@@ -541,6 +543,30 @@ async def prepare_kernel(
     return info
 
 
+async def describe_kernel(
+    channel: ChannelConnection,
+    nb: NotebookNode,
+    kernel_name: str | None,
+    *,
+    probe: bool,
+    kernelspec: bool,
+) -> None:
+    """Fill a notebook's ``kernelspec`` (with ``kernelspec``) and ``language_info`` metadata.
+
+    With ``probe``, the kernel's own ``language_info`` is read (``prepare_kernel``, which
+    also waits for the kernel to settle); failing that, the kernel spec's language is used.
+    """
+    spec = await channel.kernelspec(kernel_name)
+    metadata = nb.setdefault("metadata", {})
+    if kernelspec and spec is not None and not metadata.get("kernelspec"):
+        metadata["kernelspec"] = spec
+    info = await prepare_kernel(channel) if probe else metadata.get("language_info")
+    if not info and spec is not None and spec.get("language"):
+        info = {"name": spec["language"]}
+    if info:
+        metadata["language_info"] = info
+
+
 def _tags(cell: NotebookNode) -> list[str]:
     tags = cell.get("metadata", {}).get("tags", [])
     return [str(tag) for tag in tags] if isinstance(tags, list) else []
@@ -684,28 +710,6 @@ def _failure(
 
 
 # -- a script as a notebook --------------------------------------------------------------------
-
-
-@dataclass
-class Block:
-    """A run of a script's (or a cell's) lines and what it produced, for the HTML page.
-
-    Attributes
-    ----------
-    kind : {"code", "markdown", "text"}
-        A statement or code cell; a markdown string or cell; lines between statements.
-    first_line : int
-        The 1-based number of the first line.
-    lines : list of str
-        The source lines.
-    cell_index : int or None
-        The notebook cell that holds the block's outputs (``code``) or text (``markdown``).
-    """
-
-    kind: Literal["code", "markdown", "text"]
-    first_line: int
-    lines: list[str]
-    cell_index: int | None = None
 
 
 class ScriptRecorder:
