@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .events import strip_ansi, terminal_text
+from .outputs import NbformatForm, OutputArea
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -183,19 +184,13 @@ def _row(block: Block, nb: NotebookNode, wide_markdown: bool) -> str:
 
 def _joined(outputs: Iterable[Any]) -> list[dict[str, Any]]:
     """Join adjacent stream outputs of one name (kernels cut streams where timing says)."""
-    joined: list[dict[str, Any]] = []
+    area = OutputArea(NbformatForm())
     for output in outputs:
-        last = joined[-1] if joined else None
-        if (
-            last is not None
-            and output.get("output_type") == "stream"
-            and last.get("output_type") == "stream"
-            and last.get("name") == output.get("name")
-        ):
-            last["text"] = _text(last.get("text", "")) + _text(output.get("text", ""))
+        if output.get("output_type") == "stream":
+            area.stream(str(output.get("name")), _text(output.get("text", "")))
         else:
-            joined.append(dict(output))
-    return joined
+            area.add(dict(output))
+    return area.entries
 
 
 def _source(block: Block, kind: str) -> str:
