@@ -80,6 +80,15 @@ class GatewayAddress:
         """Return the ``ws(s)://`` URL of a WebSocket path under the base URL."""
         return "ws" + self.http(*path)[len("http") :]
 
+    @classmethod
+    def local(cls, port: int, token: str | None) -> GatewayAddress:
+        """Return the address of a gateway on ``127.0.0.1:port`` (base URL ``/``)."""
+        return cls(f"http://127.0.0.1:{port}/", token)
+
+    def channel_url(self, session_id: str) -> str:
+        """Return the ``ws(s)://`` URL of a session's protocol v1 channel."""
+        return self.ws("pdit", "api", "sessions", session_id, "channel")
+
     def headers(self) -> dict[str, str]:
         """Return the authentication header (none without a token)."""
         return {"Authorization": f"token {self.token}"} if self.token else {}
@@ -179,7 +188,7 @@ class ChannelConnection:
         from tornado.websocket import websocket_connect
 
         request = HTTPRequest(
-            self.address.ws("pdit", "api", "sessions", session_id, "channel"),
+            self.address.channel_url(session_id),
             headers=self.address.headers(),
             connect_timeout=CONNECT_TIMEOUT,
             request_timeout=CONNECT_TIMEOUT,
@@ -247,20 +256,21 @@ class ChannelConnection:
 def execute_frame(
     source: str,
     *,
-    script_name: str,
     execution_id: str,
+    script_name: str | None = None,
     line_range: tuple[int, int] | None = None,
     timeout: float | None = None,
     **extra: Any,
 ) -> Event:
-    """Build an ``execute`` frame (``extra`` adds fields such as ``mode="cell"``)."""
-    frame: Event = {
-        "type": "execute",
-        "script": source,
-        "scriptName": script_name,
-        "executionId": execution_id,
-        **extra,
-    }
+    """Build an ``execute`` frame.
+
+    ``script_name``, ``line_range`` and ``timeout`` are left out when not given (the
+    gateway's defaults apply); ``extra`` adds fields as they are, e.g. ``mode="cell"``.
+    """
+    frame: Event = {"type": "execute", "script": source, "executionId": execution_id}
+    if script_name is not None:
+        frame["scriptName"] = script_name
+    frame.update(extra)
     if line_range is not None:
         frame["lineRange"] = {"from": line_range[0], "to": line_range[1]}
     if timeout is not None:
