@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import GatewayError, SessionBusyError
 from .files import FileEvent, FileService, Listener
+from .outputs import ItemForm, OutputArea
 from .protocol import ExecuteRequest, decode_frame, encode, parse_request
 from .runner import spawn
 
@@ -47,54 +48,31 @@ def error_message(message: str, code: str | None = None) -> Message:
     return error
 
 
-class StatementOutput:
+class PditOutput:
     """One statement's output so far, rebuilt from its ``stream``/``display``/``clear`` events.
 
     pdit's ``stream`` message carries the statement's whole output, where a session event
-    carries only what is new; this keeps the whole, and when it was last sent.
+    carries only what is new; this keeps the whole (an output area, outputs.py), and when it
+    was last sent.
     """
 
     def __init__(self, line_start: int, line_end: int) -> None:
         self.line_start = line_start
         self.line_end = line_end
-        self.items: list[dict[str, Any]] = []
+        self.area = OutputArea(ItemForm())
         self.dirty = False
         self.sent_at = float("-inf")
-        self._clear_pending = False
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        """The output items so far."""
+        return self.area.entries
 
     def apply(self, event: dict[str, Any]) -> bool:
         """Apply a ``stream``, ``display`` or ``clear`` event; return whether the output changed."""
-        kind = event["type"]
-        if kind == "clear":
-            if event.get("wait"):
-                self._clear_pending = True  # cleared when the next output comes
-                return False
-            self.items.clear()
-            self._clear_pending = False
-        elif kind == "stream":
-            self._apply_pending_clear()
-            name, text = str(event["name"]), str(event["text"])
-            last = self.items[-1] if self.items else None
-            if last is not None and last["type"] == name:
-                last["content"] = str(last["content"]) + text
-            else:
-                self.items.append({"type": name, "content": text})
-        elif kind == "display" and event.get("update"):
-            display_id = event.get("displayId", event["output"].get("displayId"))
-            self.items = [
-                dict(event["output"]) if item.get("displayId") == display_id else item
-                for item in self.items
-            ]
-        elif kind == "display":
-            self._apply_pending_clear()
-            self.items.append(dict(event["output"]))
-        self.dirty = True
-        return True
-
-    def _apply_pending_clear(self) -> None:
-        if self._clear_pending:
-            self.items.clear()
-            self._clear_pending = False
+        changed = self.area.apply(event)
+        self.dirty = self.dirty or changed
+        return changed
 
     def message(self, now: float) -> Message:
         """Return pdit's ``stream`` message of the output so far, and note it as sent."""
@@ -127,7 +105,7 @@ class PditTranslator:
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
         self.executions: set[str] = set()
-        self._outputs: dict[tuple[str, int], StatementOutput] = {}
+        self._outputs: dict[tuple[str, int], PditOutput] = {}
 
     def follow(self, execution_id: str) -> None:
         """Translate the events of ``execution_id`` from now on."""
@@ -153,7 +131,7 @@ class PditTranslator:
             key = (execution_id, int(event["index"]))
             output = self._outputs.get(key)
             if output is None:
-                output = self._outputs[key] = StatementOutput(event["lineStart"], event["lineEnd"])
+                output = self._outputs[key] = PditOutput(event["lineStart"], event["lineEnd"])
             if output.apply(event) and now - output.sent_at >= self.interval:
                 return [output.message(now)]
             return []

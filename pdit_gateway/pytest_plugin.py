@@ -15,6 +15,8 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
+from .client import GatewayAddress, execute_frame
+
 # re-exported: the tests start standalone gateways with them
 from .process import free_port as free_port
 from .process import gateway_argv as gateway_argv
@@ -27,6 +29,11 @@ SOCKET_WAIT = 60.0
 
 class ChannelClient:
     """A test client of the protocol v1 channel: every wait is bounded.
+
+    It speaks frames as they are (bad-input tests send raw ones, and look at the
+    connection's close code); the frames it builds are the client module's
+    (:func:`pdit_gateway.client.execute_frame`). A program that runs scripts uses
+    :class:`pdit_gateway.client.ChannelConnection`.
 
     Parameters
     ----------
@@ -79,9 +86,10 @@ class ChannelClient:
 
     async def execute(self, script: str, **options: Any) -> str:
         """Send an ``execute`` and return its execution id (given or made up here)."""
-        options.setdefault("executionId", uuid.uuid4().hex)
-        await self.send(type="execute", script=script, **options)
-        return str(options["executionId"])
+        # the fields go out as given (bad-input tests send bad ones), an id made up if none
+        execution_id = options.pop("executionId") if "executionId" in options else uuid.uuid4().hex
+        await self.send(**execute_frame(script, execution_id=execution_id, **options))
+        return str(execution_id)
 
     async def run(self, script: str, wait: float = SOCKET_WAIT, **options: Any) -> list[Event]:
         """Execute ``script`` and return this execution's events up to its ``complete``.
@@ -186,10 +194,8 @@ async def open_channel(
     port: int, token: str, session_id: str, max_message_size: int = 10 * 1024 * 1024
 ) -> ChannelClient:
     """Connect to a standalone gateway's channel (frames up to ``max_message_size`` bytes)."""
-    request = HTTPRequest(
-        f"ws://127.0.0.1:{port}/pdit/api/sessions/{session_id}/channel",
-        headers={"Authorization": f"token {token}"},
-    )
+    address = GatewayAddress.local(port, token)
+    request = HTTPRequest(address.channel_url(session_id), headers=address.headers())
     return ChannelClient(await websocket_connect(request, max_message_size=max_message_size))
 
 

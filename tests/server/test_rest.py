@@ -71,7 +71,9 @@ async def test_execution_snapshot(jp_fetch, pdit_channel):
         (await jp_fetch("pdit", "api", "sessions", "snap", "executions", "one")).body
     )
     assert snapshot["status"] == "ok"
-    assert snapshot["results"]["0"]["output"] == [{"type": "stdout", "content": "hi\n"}]
+    assert snapshot["results"]["0"]["output"] == [
+        {"type": "stdout", "content": "hi\n", "outputType": "stream"}
+    ]
     assert snapshot["createdAt"] < snapshot["finishedAt"]
     with pytest.raises(HTTPClientError) as err:
         await jp_fetch("pdit", "api", "sessions", "snap", "executions", "two")

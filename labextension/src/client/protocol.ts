@@ -19,9 +19,17 @@ export interface LineRange {
   to: number;
 }
 
+/** The Jupyter output type of an output item (docs/protocol.md, "outputType"). */
+export type OutputType = 'stream' | 'display_data' | 'execute_result' | 'error';
+
 export interface OutputItem {
   type: string;
   content: string;
+  /**
+   * The Jupyter output type of the message the item came from; absent on items from a
+   * gateway before the field (and on a lone string's markdown).
+   */
+  outputType?: OutputType;
   width?: number;
   height?: number;
   data?: Record<string, unknown>;
