@@ -79,6 +79,13 @@ class Effects:
         Names it binds to a value that iterating does not change: a list, tuple, set, dict,
         string or number literal, display or comprehension, or a call of ``list``, ``tuple``,
         ``set``, ``dict``, ``sorted``, ``range``, ``str``, ...
+    method_calls : tuple of (frozenset of str, frozenset of str)
+        ``(receivers, passed)`` for each method call ``receiver.m(args)`` run by the statement
+        itself: the receiver counts as mutated (in ``mutates``); the names passed count as
+        mutated only when the receiver is a module (``random.shuffle(xs)``); otherwise the
+        receiver may hold them (``ax.plot(data)``). The planner decides, knowing the bindings.
+    imported : frozenset of str
+        Names it binds with ``import``.
     creates_code : bool
         The statement creates code that outlives it (a function, lambda, method or
         generator): its line numbers show in later tracebacks and warnings.
@@ -94,6 +101,8 @@ class Effects:
     barrier: tuple[str, ...] = ()
     iterates: frozenset[str] = frozenset()
     collections: frozenset[str] = frozenset()
+    method_calls: tuple[tuple[frozenset[str], frozenset[str]], ...] = ()
+    imported: frozenset[str] = frozenset()
     creates_code: bool = False
 
     @property
@@ -323,6 +332,8 @@ class _Walker:
         self.creates_code = False
         self.iterated: list[tuple[_Key, bool, bool]] = []
         self.bound_kind: dict[str, bool] = {}  # global name -> bound to a collection
+        self.method_calls: list[tuple[frozenset[_Key], frozenset[_Key]]] = []
+        self.imported: set[str] = set()
         # Mutations and aliasing are recorded per (scope, name) and resolved at the end, so a
         # local that holds a global (``ys = xs; ys.append(1)`` in a function) mutates it.
         self.mutated: list[tuple[_Key, bool, bool]] = []  # key, immediate, deferred
@@ -451,6 +462,11 @@ class _Walker:
             barrier=tuple(self.barrier),
             iterates=frozenset(iterates),
             collections=frozenset(n for n, known in self.bound_kind.items() if known),
+            method_calls=tuple(
+                (frozenset(self.globals_of(r)), frozenset(self.globals_of(a)))
+                for r, a in self.method_calls
+            ),
+            imported=frozenset(n for n in self.imported if self.bound_kind.get(n) is False),
             creates_code=self.creates_code,
         )
 
@@ -509,6 +525,8 @@ class _Walker:
             for alias in node.names:
                 self.module(scope, alias.name)
                 self.bind(scope, alias.asname or alias.name.split(".")[0])
+                if scope.kind == "module":
+                    self.imported.add(alias.asname or alias.name.split(".")[0])
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0 and node.module:
                 self.module(scope, node.module)
@@ -797,6 +815,12 @@ class _Walker:
             callee = frozenset()  # the file object shares nothing with the builtin
         # A method call changes its receiver; any call may change what it is passed.
         receivers = callee if isinstance(func, ast.Attribute) else frozenset()
+        if receivers and passed and scope.immediate and not scope.deferred:
+            # Whether ``receiver.m(x)`` changes ``x`` depends on the receiver being a module:
+            # the planner knows (Effects.method_calls).
+            self.mutate(scope, receivers, frozenset(receivers))
+            self.method_calls.append((receivers, frozenset(passed)))
+            return frozenset(receivers)  # the result may be part of the receiver
         changed = receivers | passed
         if changed:
             # What is passed may end up inside the receiver or inside another argument.

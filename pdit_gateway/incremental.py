@@ -80,9 +80,37 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
     """
     carry_reads: dict[str, frozenset[str]] = {}
     carry_writes: dict[str, frozenset[str]] = {}
-    groups: dict[str, frozenset[str]] = {}
+    # edges[a]: the names whose objects may change when a's object is changed in place.
+    edges: dict[str, set[str]] = {}
     collections: set[str] = set()
+    module_names: set[str] = set()
+    bound: set[str] = set()
     flows: list[Flow] = []
+
+    def link(a: str, b: str) -> None:
+        if a != b:
+            edges.setdefault(a, set()).add(b)
+
+    def drop(name: str) -> None:
+        # The name now holds another object; what held the old one keeps holding it.
+        after = edges.pop(name, set())
+        for targets in edges.values():
+            if name in targets:
+                targets.discard(name)
+                targets |= after
+        for targets in edges.values():
+            targets.discard(name)
+
+    def reach(names: Iterable[str]) -> set[str]:
+        seen = set(names)
+        todo = list(seen)
+        while todo:
+            for other in edges.get(todo.pop(), ()):
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        return seen
+
     for effect in effects:
         # A function's globals are looked up when it runs: expand what the names read carry
         # with the carries of now, transitively (``outer`` calls ``inner`` which reads ``K``).
@@ -97,23 +125,33 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
         reads = frozenset(reached)
         barrier = bool(effect.barrier) or BARRIER in reads
         consumed = effect.iterates - collections
-        mutated = effect.mutates | lazy_writes | consumed
+        passed_to_modules: set[str] = set()
+        for receivers, passed in effect.method_calls:
+            if any(r in module_names or r not in bound for r in receivers):
+                passed_to_modules |= passed  # ``random.shuffle(xs)``, ``heapq.heappush(h, x)``
+                for r in receivers:
+                    for p in passed:
+                        link(r, p)
+                        link(p, r)
+            else:
+                for r in receivers:  # ``ax.plot(data)``: ax may now hold data
+                    for p in passed:
+                        link(p, r)
+        mutated = effect.mutates | lazy_writes | consumed | passed_to_modules
         rebound = effect.binds - mutated
         for name in rebound:
-            group = groups.pop(name, None)
-            if group is not None:
-                rest = group - {name}
-                for member in rest:
-                    groups[member] = rest
+            drop(name)
         for name, sources in effect.aliases:
-            merged = _union(groups.get(n, frozenset({n})) for n in {name, *sources})
-            for member in merged:
-                groups[member] = merged
-        shared = _union(groups.get(name, frozenset()) for name in mutated)
-        writes = effect.binds | mutated | shared
+            for source in sources:
+                link(name, source)
+                link(source, name)
+        writes = effect.binds | mutated | reach(mutated)
         # A value carries the functions it may hold: those the statement defines, and those
         # of the values it was built from (``x = make()``, ``handlers.append(f)``).
         built_from = dict(effect.aliases)
+        for receivers, passed in effect.method_calls:
+            for r in receivers:  # ``handlers.append(f)``: handlers holds f
+                built_from[r] = built_from.get(r, frozenset()) | passed
         for name in effect.binds | mutated:
             sources = built_from.get(name, frozenset())
             new_reads = effect.lazy_reads | _union(carry_reads.get(n, frozenset()) for n in sources)
@@ -128,6 +166,9 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
                 carry_writes[name] = carry_writes.get(name, frozenset()) | new_writes
         collections -= effect.binds
         collections |= effect.collections
+        module_names -= effect.binds
+        module_names |= effect.imported
+        bound |= effect.binds
         flows.append(
             Flow(
                 reads=frozenset(reads - {BARRIER}),

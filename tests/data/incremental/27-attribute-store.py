@@ -16,7 +16,7 @@ box.v = 5
 print(box.v)
 box.v += 1
 print(box.v)
-# === step: runs 6
+# === step: runs 1 4 5 6 7
 class Box:
     pass
 
