@@ -222,7 +222,11 @@ def analyze_statement(statement: Statement) -> Effects:
         return Effects(barrier=("the script does not parse",))
     if statement.fstring:
         tree = _parse(statement.code)
-        inner = next((n for n in ast.walk(tree) if isinstance(n, ast.JoinedStr)), None) if tree else None
+        inner = (
+            next((n for n in ast.walk(tree) if isinstance(n, ast.JoinedStr)), None)
+            if tree
+            else None
+        )
         if inner is not None:
             return _analyze_nodes([ast.Expr(inner)])
     return analyze_source(statement.code)
@@ -476,7 +480,7 @@ class _Walker:
         for node in nodes:
             self.stmt(scope, node)
 
-    def stmt(self, scope: _Scope, node: ast.stmt) -> None:  # noqa: C901 - one branch a node type
+    def stmt(self, scope: _Scope, node: ast.stmt) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             self.function(scope, node.args, node.body, node.decorator_list, node.returns)
             self.bind(scope, node.name)
@@ -659,7 +663,7 @@ class _Walker:
         self.creates_code = True
         inner = _Scope("function", scope, immediate=False, deferred=True)
         inner.locals.update(a.arg for a in every)
-        statements = body if isinstance(body, list) else [ast.Return(body)]
+        statements: list[ast.stmt] = body if isinstance(body, list) else [ast.Return(body)]
         _collect_locals(inner, statements)
         self.body(inner, statements)
 
@@ -704,7 +708,7 @@ class _Walker:
 
     # --- expressions ------------------------------------------------------------------------
 
-    def expr(self, scope: _Scope, node: ast.expr) -> frozenset[_Key]:  # noqa: C901
+    def expr(self, scope: _Scope, node: ast.expr) -> frozenset[_Key]:
         """Record what an expression reads and does; return the names its value may share."""
         if isinstance(node, ast.Name):
             self.read(scope, node.id)
@@ -767,7 +771,7 @@ class _Walker:
                 shared |= self.expr(scope, child)
         return frozenset(shared)
 
-    def call(self, scope: _Scope, node: ast.Call) -> frozenset[_Key]:  # noqa: C901
+    def call(self, scope: _Scope, node: ast.Call) -> frozenset[_Key]:
         func = node.func
         arguments = [*node.args, *(k.value for k in node.keywords)]
         callee = self.expr(scope, func)
@@ -893,9 +897,7 @@ def _collect_locals(scope: _Scope, body: list[ast.stmt]) -> None:
             for alias in node.names:
                 if alias.name != "*":
                     scope.locals.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            scope.locals.add(node.name)
-        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
             scope.locals.add(node.name)
         elif isinstance(node, ast.MatchMapping) and node.rest:
             scope.locals.add(node.rest)

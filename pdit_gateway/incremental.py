@@ -23,6 +23,7 @@ __all__ = [
     "plan_rerun",
     "record_run",
     "resolve_flows",
+    "statement_key",
 ]
 
 STALE = -1
@@ -214,7 +215,7 @@ class RecordedStatement:
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
-    """What the last run of a script left: its statements and where the namespace's values come from.
+    """What a script's last run left: its statements and the origin of the namespace's values.
 
     Attributes
     ----------
@@ -497,8 +498,9 @@ class _Planner:
             if i in self.reasons:
                 for name in sorted(reads):
                     w = writer(name)
-                    if not fresh(name, w) and repair(name, w, f"restores {name} for line "
-                                                            f"{self.statements[i].line_start}"):
+                    if not fresh(name, w) and repair(
+                        name, w, f"restores {name} for line {self.statements[i].line_start}"
+                    ):
                         return False
                 if flow.barrier:
                     for name in self.universe:
@@ -541,17 +543,20 @@ def record_run(plan: Plan, outcomes: Sequence[str], previous: RunRecord | None) 
     if len(outcomes) != len(plan.statements):
         raise ValueError("one outcome per statement is needed")
     provenance = dict(plan.provenance)
+    # The names a barrier may have written: every name the planner considers.
     universe = set(provenance)
     for flow in plan.flows:
-        universe |= flow.writes
+        universe |= flow.reads | flow.writes
+    for old in previous.statements if previous is not None else ():
+        universe |= old.flow.reads | old.flow.writes
     recorded: list[RecordedStatement] = []
     for i, (statement, flow, outcome) in enumerate(
         zip(plan.statements, plan.flows, outcomes, strict=True)
     ):
         status = outcome
         if outcome == "kept":
-            old = plan.previous[i]
-            status = previous.statements[old].status if previous and old is not None else "ok"
+            index = plan.previous[i]
+            status = previous.statements[index].status if previous and index is not None else "ok"
         elif plan.run[i] and outcome in _EXECUTED:
             for name in universe if flow.barrier else flow.writes:
                 provenance[name] = i

@@ -123,7 +123,9 @@ def execute(statement: Statement, namespace: dict[str, Any], workdir: Path) -> t
                     shown = getattr(value, "data", value) if statement.fstring else value
                     print(repr(shown))
     except Exception as err:
-        frames = [f.lineno for f in traceback.extract_tb(err.__traceback__) if f.filename == filename]
+        frames = [
+            f.lineno for f in traceback.extract_tb(err.__traceback__) if f.filename == filename
+        ]
         return "error", f"{out.getvalue()}{type(err).__name__}: {err} (lines {frames})"
     return "ok", out.getvalue()
 

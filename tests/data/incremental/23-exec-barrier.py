@@ -10,7 +10,7 @@ exec("y = x * 2")
 print(y)
 z = 5
 print(z)
-# === step: runs 1 2 4 5
+# === step: runs 5
 x = 3
 exec("y = x * 2")
 print(y)
