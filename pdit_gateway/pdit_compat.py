@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import GatewayError, SessionBusyError
 from .files import FileEvent, FileService, Listener
 from .protocol import ExecuteRequest, decode_frame, encode, parse_request
-from .runner import spawn
+from .tasks import spawn
 
 if TYPE_CHECKING:
     from .clients import Client, Transport
