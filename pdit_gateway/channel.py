@@ -20,8 +20,8 @@ from .protocol import (
     decode_frame,
     parse_request,
 )
-from .runner import spawn
 from .sessions import Session
+from .tasks import spawn
 
 
 class Channel:

@@ -133,7 +133,7 @@ class KernelConnection:
     events they emit keep the kernel's order.
     """
 
-    def __init__(self, log: logging.Logger, name: str) -> None:
+    def __init__(self, log: logging.Logger, name: str, probe_interval: float) -> None:
         self.log = log
         self.name = name
         self._listeners: dict[str, Listener] = {}
@@ -142,7 +142,7 @@ class KernelConnection:
         #: kernel died (jupyter_server's kernel WebSocket does so in gateway mode).
         self.on_lifecycle: Callable[[str], None] | None = None
         #: Seconds between two ``kernel_info`` probes while waiting for the kernel.
-        self.probe_interval = 0.25
+        self.probe_interval = probe_interval
         self._seen: set[str] = set()
         self._probe_ids: set[str] = set()
         self._ready: asyncio.Future[None] | None = None
@@ -169,6 +169,10 @@ class KernelConnection:
         """Whether the kernel process changed since the set-up was installed (a restart that
         did not go through the gateway, such as one through ``/api/kernels``)."""
         return self.pid is not None and self.pid() != self.setup_pid
+
+    def setup_installed(self) -> None:
+        """Note that the script set-up was installed in the kernel's current process."""
+        self.setup_pid = self.pid() if self.pid is not None else None
 
     async def probe(self, ready_timeout: float) -> None:
         """Send ``kernel_info`` until its reply and an iopub message of it both come back.
@@ -249,7 +253,7 @@ class KernelConnection:
         content = reply.get("content") or {}
         if content.get("status") == "ok":
             self.scripting = True
-            self.setup_pid = self.pid() if self.pid is not None else None
+            self.setup_installed()
         else:
             self.log.warning(
                 "pdit session %s: the script set-up failed in the kernel: %s: %s",
@@ -302,13 +306,18 @@ class KernelConnection:
 
 
 #: Bytes of the operating system's receive buffer of each iopub subscription (SO_RCVBUF).
+#: Fixed: it only needs to be large (Linux caps it at twice ``net.core.rmem_max`` anyway);
+#: the bound on what a kernel's output may cost is ``kernel_iopub_hwm``.
 IOPUB_RCVBUF = 8 << 20
 
-#: Most iopub messages already queued that one receive callback also handles.
+#: Most iopub messages already queued that one receive callback also handles. Fixed: it
+#: trades the loop's fairness to other sessions against the turns a flood takes; any value
+#: from about a hundred up drains a flood as fast as the kernel makes it.
 DRAIN_BATCH = 256
 
 #: Receive high-water mark (messages) of the iopub subscription to a kernel that queues its
 #: output itself: what the gateway holds of a kernel's backlog, the rest waits in the kernel.
+#: Fixed: ZeroMQ's own default; such a kernel loses nothing past it (see unbounded_iopub).
 IOPUB_RCVHWM = 1000
 
 
@@ -371,9 +380,10 @@ class ZMQKernelConnection(KernelConnection):
         kernel_manager: Any,
         log: logging.Logger,
         name: str,
+        probe_interval: float,
         activity: ActivityRecorder | None = None,
     ) -> None:
-        super().__init__(log, name)
+        super().__init__(log, name, probe_interval)
         self.kernel_manager = kernel_manager
         self.session = kernel_manager.session
         self.activity = activity
@@ -469,11 +479,12 @@ class RemoteKernelConnection(KernelConnection):
     messages and a lost connection through ``on_lifecycle``.
     """
 
-    def __init__(self, kernel_manager: Any, log: logging.Logger, name: str) -> None:
-        super().__init__(log, name)
+    def __init__(
+        self, kernel_manager: Any, log: logging.Logger, name: str, probe_interval: float
+    ) -> None:
+        super().__init__(log, name, probe_interval)
         self.kernel_manager = kernel_manager
         self.session = Session(key=b"", username="pdit-gateway")
-        self.probe_interval = 0.5
         self._ws: Any = None
 
     async def start(self, ready_timeout: float) -> None:
@@ -560,13 +571,17 @@ async def open_kernel(
     log: logging.Logger,
     name: str,
     ready_timeout: float,
-    digest_history_size: int = 0,
+    digest_history_size: int,
+    probe_interval: float,
+    remote_probe_interval: float,
 ) -> KernelConnection:
     """Connect to a server kernel that the gateway watches and restarts itself.
 
     jupyter_client's restarter is stopped (it would race with the session's own restarts),
     the kernel's replay window is set to ``digest_history_size`` signatures (0 leaves it),
-    and the connection keeps the server's activity record. Returns once the kernel
+    and the connection keeps the server's activity record. ``probe_interval`` (a local
+    kernel) or ``remote_probe_interval`` (a kernel on a remote gateway) are the seconds
+    between two ``kernel_info`` probes while waiting for it. Returns once the kernel
     answered on shell and iopub; on failure the connection is closed.
     """
     km = kernel_manager.get_kernel(kernel_id)
@@ -578,7 +593,7 @@ async def open_kernel(
         # the next signature received culls the history to the new size
         signer.digest_history_size = digest_history_size
     activity = ActivityRecorder(kernel_manager, kernel_id)
-    connection = connect(km, log, name, activity)
+    connection = connect(km, log, name, probe_interval, remote_probe_interval, activity)
     is_alive = getattr(km, "is_alive", None)
     if is_alive is not None and not isinstance(connection, RemoteKernelConnection):
 
@@ -606,6 +621,8 @@ def connect(
     kernel_manager: Any,
     log: logging.Logger,
     name: str,
+    probe_interval: float,
+    remote_probe_interval: float,
     activity: ActivityRecorder | None = None,
 ) -> KernelConnection:
     """Return the right connection for a kernel manager: ZMQ streams for a local kernel, the
@@ -617,5 +634,5 @@ def connect(
     from jupyter_server.gateway.managers import GatewayKernelManager
 
     if isinstance(kernel_manager, GatewayKernelManager):
-        return RemoteKernelConnection(kernel_manager, log, name)
-    return ZMQKernelConnection(kernel_manager, log, name, activity)
+        return RemoteKernelConnection(kernel_manager, log, name, remote_probe_interval)
+    return ZMQKernelConnection(kernel_manager, log, name, probe_interval, activity)

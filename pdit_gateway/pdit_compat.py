@@ -18,7 +18,7 @@ from .errors import GatewayError, SessionBusyError
 from .files import FileEvent, FileService, Listener
 from .outputs import ItemForm, OutputArea
 from .protocol import ExecuteRequest, decode_frame, encode, parse_request
-from .runner import spawn
+from .tasks import spawn
 
 if TYPE_CHECKING:
     from .clients import Client, Transport

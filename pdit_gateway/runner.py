@@ -6,10 +6,12 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from traitlets import Float, Integer
+from traitlets.config import Configurable
 
 from .eventlog import isoformat, utcnow
 from .events import StatementOutput, error_item
@@ -17,7 +19,7 @@ from .protocol import ExecuteRequest
 from .scripting import begin_code, exit_status, statement_metadata
 
 if TYPE_CHECKING:
-    from .kernel import KernelConnection, Message
+    from .kernel import Listener, Message
     from .splitter import Statement
 
 StopReason = Literal["error", "cancel", "interrupt", "timeout", "reset", "kernel-died", "exit"]
@@ -34,37 +36,145 @@ _STATUS_FOR_REASON: dict[str, FinalStatus] = {
 }
 
 
+#: When a statement starts after an interrupt, the share of ``interrupt_grace`` after which
+#: it is interrupted again if it still runs. Fixed: it follows ``interrupt_grace``; a quarter
+#: lets a first SIGINT that did reach the statement be reported before a second one is
+#: sent, and leaves three quarters of the grace for the statement to stop.
+LATE_INTERRUPT_SHARE = 0.25
+
+#: Seconds to wait for the reply of a statement the kernel went idle on when both
+#: ``iopub_timeout`` and ``interrupt_grace`` are 0. Fixed: it only keeps such a run from
+#: waiting forever for a reply the kernel dropped; it is ``iopub_timeout``'s default.
+REPLY_LOST_FALLBACK = 4.0
+
+
 class EventSink(Protocol):
     """Where a runner sends its events; the session stamps, records and fans them out."""
 
     def emit(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
+class KernelChannel(Protocol):
+    """The requests a runner sends to a kernel, and the messages that answer them.
+
+    :class:`~pdit_gateway.kernel.KernelConnection` is one; the runner's unit tests use a
+    scripted fake.
+    """
+
+    @property
+    def scripting(self) -> bool:
+        """Whether the kernel runs the gateway's script set-up."""
+        ...
+
+    def execute(self, code: str, listener: Listener, **options: Any) -> str:
+        """Send an ``execute_request``; the shell reply and the iopub and stdin messages
+        whose parent it is go to ``listener(channel, msg)``. Return its ``msg_id``."""
+        ...
+
+    def forget(self, msg_id: str) -> None:
+        """Stop routing the messages of ``msg_id``."""
+        ...
+
+    def send_input(self, value: str, parent: Message | None = None) -> None:
+        """Answer an ``input_request`` on stdin."""
+        ...
+
+    def may_have_lost_setup(self) -> bool:
+        """Whether the kernel's process changed since the script set-up was installed."""
+        ...
+
+    def setup_installed(self) -> None:
+        """Note that the set-up was (re)installed in the kernel's current process."""
+        ...
+
+
 class KernelControl(Protocol):
     """What a runner may ask of its session's kernel."""
 
     @property
-    def connection(self) -> KernelConnection: ...
+    def connection(self) -> KernelChannel:
+        """The connected kernel (raises when there is none)."""
+        ...
 
     @property
-    def died(self) -> asyncio.Future[None]: ...
+    def died(self) -> asyncio.Future[None]:
+        """A future that resolves when the current kernel is found dead."""
+        ...
 
-    async def interrupt(self) -> None: ...
+    async def interrupt(self) -> None:
+        """Interrupt the kernel."""
+        ...
 
-    async def restart(self, reason: str) -> None: ...
+    async def restart(self, reason: str) -> None:
+        """Restart the kernel (its namespace is lost)."""
+        ...
 
 
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    """The limits one execution runs under (all times in seconds, 0 = none)."""
+class ExecutionPolicy(Configurable):
+    """The limits every execution runs under: its timeout, the interrupt's grace, the output
+    it may keep and how many statements wait in the kernel."""
 
-    timeout: float = 0.0
-    interrupt_grace: float = 3.0
-    iopub_timeout: float = 4.0
-    max_output_bytes: int = 0
-    output_tail_bytes: int = 16384
-    pipeline_depth: int = 0
-    max_execution_output_bytes: int = 0
+    execution_timeout = Float(
+        0.0,
+        min=0.0,
+        config=True,
+        help="Seconds an execution may run before the kernel is interrupted (0 = no limit). "
+        "An execute request's own 'timeout' overrides it.",
+    )
+    interrupt_grace = Float(
+        3.0,
+        min=0.0,
+        config=True,
+        help="Seconds to wait after an interrupt (timeout, cancel) for the kernel to stop before "
+        "it is restarted.",
+    )
+    iopub_timeout = Float(
+        4.0,
+        min=0.0,
+        config=True,
+        help="Seconds without output after which a statement the kernel has replied to is "
+        "finished with what arrived (0 = wait as long as it takes).",
+    )
+    max_output_bytes = Integer(
+        4 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of output one statement may send and keep (0 = no limit): UTF-8 bytes of "
+        "stream text plus the characters of every display and result. Past it stream output "
+        "is elided, keeping a tail of output_tail_bytes, and displays and results are elided; "
+        "an elision marker on stderr says how many bytes (and displays) were elided.",
+    )
+    max_execution_output_bytes = Integer(
+        16 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of output one execution may keep, all its statements together (0 = no "
+        "limit); each statement's allowance is max_output_bytes or what the statements before "
+        "left, whichever is less, so an execution holds at most about this much in memory "
+        "and in the database.",
+    )
+    output_tail_bytes = Integer(
+        16 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of the end of an over-long statement output kept and sent after the elision "
+        "marker.",
+    )
+    pipeline_depth = Integer(
+        1,
+        min=0,
+        config=True,
+        help="Statements of one execution sent to the kernel and not yet replied to (0 = all "
+        "at once). With 1 the next statement leaves when the kernel replies 'ok' to the one "
+        "before, while the kernel still publishes that statement's idle status, so no "
+        "statement ever runs after a failed or interrupted one. With more, statements wait in "
+        "the kernel and rely on its stop_on_error, which aborts only the requests it already "
+        "holds when the error happens: under load a statement after a failed one can run.",
+    )
+
+    def timeout_for(self, request: ExecuteRequest) -> float:
+        """Return the seconds ``request`` may run: its ``timeout``, else ``execution_timeout``."""
+        return request.timeout if request.timeout is not None else self.execution_timeout
 
 
 @dataclass(eq=False)
@@ -186,16 +296,18 @@ class Runner:
         execution: Execution,
         kernel: KernelControl,
         sink: EventSink,
-        options: RunOptions,
+        policy: ExecutionPolicy,
         log: logging.Logger,
     ) -> None:
         self.execution = execution
         self.kernel = kernel
         self.sink = sink
-        self.options = options
+        self.policy = policy
         self.log = log
+        #: seconds the execution may run (0 = no limit)
+        self.timeout = policy.timeout_for(execution.request)
         self._runs = [
-            StatementRun(s, StatementOutput(options.max_output_bytes, options.output_tail_bytes))
+            StatementRun(s, StatementOutput(policy.max_output_bytes, policy.output_tail_bytes))
             for s in execution.statements
         ]
         self._active = 0
@@ -207,7 +319,7 @@ class Runner:
         self._all_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._finished = False
         self._had_error = False
-        self._connection: KernelConnection | None = None
+        self._connection: KernelChannel | None = None
         self._prologue_id: str | None = None
         self._prologue_setup = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -268,7 +380,7 @@ class Runner:
         return self._complete(started)
 
     async def _supervise(self, started: float) -> None:
-        deadline = started + self.options.timeout if self.options.timeout > 0 else None
+        deadline = started + self.timeout if self.timeout > 0 else None
         died = self.kernel.died
         while not self._all_done.done():
             now = time.monotonic()
@@ -308,7 +420,7 @@ class Runner:
                 await self._restart_and_finish(
                     reason,
                     "TimeoutError" if reason == "timeout" else "KernelRestarted",
-                    f"the kernel did not stop within {self.options.interrupt_grace:g} s of an "
+                    f"the kernel did not stop within {self.policy.interrupt_grace:g} s of an "
                     "interrupt and was restarted",
                 )
                 return
@@ -323,7 +435,7 @@ class Runner:
     def _restart_due(self) -> float | None:
         """Return when the kernel must be restarted: ``interrupt_grace`` after the first
         interrupt sent while it ran a statement still unanswered (None: no such statement)."""
-        grace = self.options.interrupt_grace
+        grace = self.policy.interrupt_grace
         times = [
             run.interrupted_at + grace
             for run in self._runs
@@ -407,7 +519,7 @@ class Runner:
         content = msg.get("content") or {}
         connection = self._connection
         if content.get("status") == "ok" and self._prologue_setup and connection is not None:
-            connection.setup_pid = connection.pid() if connection.pid is not None else None
+            connection.setup_installed()
         if content.get("status") != "ok":
             self.log.warning(
                 "pdit execution %s: the script prologue failed: %s: %s",
@@ -419,7 +531,7 @@ class Runner:
             self._connection.forget(self._prologue_id)
 
     def _send_more(self) -> None:
-        depth = self.options.pipeline_depth or len(self._runs)
+        depth = self.policy.pipeline_depth or len(self._runs)
         request = self.execution.request
         connection = self._connection
         assert connection is not None
@@ -433,7 +545,7 @@ class Runner:
             self._next_send += 1
             if run.statement.kind != "code":
                 continue
-            budget = self.options.max_execution_output_bytes
+            budget = self.policy.max_execution_output_bytes
             if budget > 0:
                 # what the statements before kept is gone from this one's allowance
                 room = (
@@ -472,16 +584,16 @@ class Runner:
             self._on_reply(run)
             if run.idle:
                 self._complete_run(run)
-            elif self.options.iopub_timeout > 0:
+            elif self.policy.iopub_timeout > 0:
                 run.idle_timer = asyncio.get_running_loop().call_later(
-                    self.options.iopub_timeout, self._idle_timed_out, run
+                    self.policy.iopub_timeout, self._idle_timed_out, run
                 )
             return
         if run.idle_timer is not None:
             # output is still arriving: the timeout counts quiet time, not time since the reply
             run.idle_timer.cancel()
             run.idle_timer = asyncio.get_running_loop().call_later(
-                self.options.iopub_timeout, self._idle_timed_out, run
+                self.policy.iopub_timeout, self._idle_timed_out, run
             )
         msg_type = msg["header"]["msg_type"]
         if msg_type == "status":
@@ -493,7 +605,11 @@ class Runner:
                     # the kernel sends its reply before going idle: one that has not come
                     # after a while was lost (ipykernel drops it when a KeyboardInterrupt
                     # reaches its request handler outside the statement's code)
-                    wait = self.options.iopub_timeout or self.options.interrupt_grace or 4.0
+                    wait = (
+                        self.policy.iopub_timeout
+                        or self.policy.interrupt_grace
+                        or REPLY_LOST_FALLBACK
+                    )
                     run.reply_timer = asyncio.get_running_loop().call_later(
                         wait, self._reply_lost, run
                     )
@@ -533,7 +649,9 @@ class Runner:
             # reports the KeyboardInterrupt can cost the reply (and the kernel a restart).
             self._timers.append(
                 asyncio.get_running_loop().call_later(
-                    self.options.interrupt_grace / 4, self._interrupt_if_running, run
+                    self.policy.interrupt_grace * LATE_INTERRUPT_SHARE,
+                    self._interrupt_if_running,
+                    run,
                 )
             )
 
@@ -556,7 +674,7 @@ class Runner:
             self.log.warning(
                 "pdit execution %s: no idle status %g s after the reply of statement %d",
                 self._eid,
-                self.options.iopub_timeout,
+                self.policy.iopub_timeout,
                 run.statement.index,
             )
             run.idle = True
@@ -837,13 +955,3 @@ def output_size(output: list[dict[str, Any]]) -> int:
         if isinstance(data, dict):
             size += sum(len(value) if isinstance(value, str) else 64 for value in data.values())
     return size
-
-
-def spawn(
-    tasks: set[asyncio.Task[Any]], coro: Coroutine[Any, Any, Any], name: str
-) -> asyncio.Task[Any]:
-    """Start ``coro`` as a task kept in ``tasks`` until it ends."""
-    task = asyncio.create_task(coro, name=name)
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
-    return task

@@ -145,6 +145,19 @@ def split_script(
     return [dataclasses.replace(s, index=i) for i, s in enumerate(statements)]
 
 
+def cell_statement(script: str) -> list[Statement]:
+    """Return the whole script as one statement (``mode: "cell"``); none for a blank one."""
+    normalised = script.replace("\r\n", "\n").replace("\r", "\n")
+    if not normalised.strip():
+        return []
+    lines = normalised.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return [
+        Statement(index=0, line_start=1, line_end=max(1, len(lines)), kind="code", code=normalised)
+    ]
+
+
 def _parse(source: str, filename: str) -> ast.Module:
     """Parse without emitting compile-time warnings (the kernel reports its own)."""
     with warnings.catch_warnings():

@@ -28,7 +28,7 @@ async def test_create_list_get_and_delete(jp_fetch, jp_serverapp):
     assert snapshot["sessionId"] == "rest-1"
     manager = jp_serverapp.web_app.settings["pdit_session_manager"]
     session = manager.get("rest-1")
-    await session._ready.wait()
+    await session.kernel.ready.wait()
     kernel_id = session.kernel_id
     assert kernel_id in jp_serverapp.kernel_manager
     deleted = await jp_fetch("pdit", "api", "sessions", "rest-1", method="DELETE")
