@@ -14,7 +14,7 @@ from traitlets import Bool, Float, Integer, TraitType, Type, Unicode, default
 from traitlets.config import Config, Configurable
 
 from ._version import __version__
-from .errors import PditUIUnavailableError
+from .errors import PditUIUnavailableError, StoreError
 from .files import FileService, FileWatchers
 from .handlers import handlers, pdit_ui_handlers, unavailable_handlers
 from .pdit_ui import EDIT_PREFIX, UI_PATH, editor_query, pdit_static_dir
@@ -22,7 +22,7 @@ from .pool import KernelPool
 from .runner import ExecutionPolicy
 from .session_kernel import SessionKernel
 from .sessions import PditSessionManager
-from .store import StoreError, default_db_path, open_store
+from .store import default_db_path, open_store
 
 #: Command-line flags of the standalone server (``pdit-gateway --pdit-ui script.py``).
 PDIT_FLAGS = {

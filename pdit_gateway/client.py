@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
+from .jsontypes import JSONDict
+
 __all__ = [
     "EOF_INPUT",
     "ChannelConnection",
@@ -22,7 +24,6 @@ __all__ = [
     "session_channel",
 ]
 
-Event = dict[str, Any]
 
 #: Seconds to connect (HTTP and WebSocket) and to get the ``welcome``.
 CONNECT_TIMEOUT = 30.0
@@ -165,7 +166,7 @@ class ChannelConnection:
 
     async def open_session(
         self, session_id: str, kernel_name: str | None, path: str | None = None
-    ) -> Event:
+    ) -> JSONDict:
         """Create the session (or find it) and return its snapshot; this also checks the token.
 
         ``path`` is the session's path under the server's root (the kernel's directory).
@@ -175,14 +176,14 @@ class ChannelConnection:
             body["kernelName"] = kernel_name
         if path is not None:
             body["path"] = path
-        snapshot: Event = await self._fetch("POST", "pdit", "api", "sessions", body=body)
+        snapshot: JSONDict = await self._fetch("POST", "pdit", "api", "sessions", body=body)
         return snapshot
 
     async def delete_session(self, session_id: str) -> None:
         """Shut the session and its kernel down."""
         await self._fetch("DELETE", "pdit", "api", "sessions", session_id)
 
-    async def connect(self, session_id: str) -> Event:
+    async def connect(self, session_id: str) -> JSONDict:
         """Open the channel and return its ``welcome``."""
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
@@ -214,7 +215,7 @@ class ChannelConnection:
             raise RunFailure(f"{self.address.base_url}: expected a welcome, got {welcome!r}")
         return welcome
 
-    async def send(self, frame: Event) -> None:
+    async def send(self, frame: JSONDict) -> None:
         """Send one frame; a closed connection is a :class:`RunFailure`."""
         from tornado.websocket import WebSocketClosedError
 
@@ -223,7 +224,7 @@ class ChannelConnection:
         except WebSocketClosedError:
             raise RunFailure("the connection to the gateway closed") from None
 
-    async def recv(self, timeout: float | None = None) -> Event | None:
+    async def recv(self, timeout: float | None = None) -> JSONDict | None:
         """Return the next event, ``None`` once the connection closed.
 
         Raises
@@ -235,7 +236,7 @@ class ChannelConnection:
         if raw is None:
             self._frames.put_nowait(None)  # stays closed for later calls
             return None
-        event: Event = json.loads(raw)
+        event: JSONDict = json.loads(raw)
         return event
 
     def close_channel(self) -> None:
@@ -261,13 +262,13 @@ def execute_frame(
     line_range: tuple[int, int] | None = None,
     timeout: float | None = None,
     **extra: Any,
-) -> Event:
+) -> JSONDict:
     """Build an ``execute`` frame.
 
     ``script_name``, ``line_range`` and ``timeout`` are left out when not given (the
     gateway's defaults apply); ``extra`` adds fields as they are, e.g. ``mode="cell"``.
     """
-    frame: Event = {"type": "execute", "script": source, "executionId": execution_id}
+    frame: JSONDict = {"type": "execute", "script": source, "executionId": execution_id}
     if script_name is not None:
         frame["scriptName"] = script_name
     frame.update(extra)
@@ -279,8 +280,8 @@ def execute_frame(
 
 
 async def execution_events(
-    channel: ChannelConnection, frame: Event, cancel: asyncio.Event | None = None
-) -> AsyncIterator[Event]:
+    channel: ChannelConnection, frame: JSONDict, cancel: asyncio.Event | None = None
+) -> AsyncIterator[JSONDict]:
     """Send an ``execute`` frame and yield its events up to and including its ``complete``.
 
     Session events without an ``executionId`` (``kernel-status``) are yielded too; other
@@ -347,7 +348,7 @@ async def session_channel(
     kernel: str | None = None,
     path: str | None = None,
     delete: bool = True,
-) -> AsyncIterator[tuple[ChannelConnection, Event]]:
+) -> AsyncIterator[tuple[ChannelConnection, JSONDict]]:
     """Open (or find) a session, connect to its channel, and yield the channel and snapshot.
 
     On exit the channel is closed and, with ``delete``, the session (and its kernel) deleted.

@@ -203,3 +203,9 @@ class PditUIUnavailableError(GatewayError):
     """``pdit_ui`` is on but the ``pdit`` package (its web client) is not installed."""
 
     code = "pdit-ui-unavailable"
+
+
+class StoreError(GatewayError):
+    """The execution database cannot be opened or read."""
+
+    code = "store-error"

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from .jsontypes import JSONDict
 from .outputs import ItemForm, OutputArea, OutputType
 
 __all__ = [
@@ -17,7 +18,6 @@ __all__ = [
     "terminal_text",
 ]
 
-JSONDict = dict[str, Any]
 
 # CSI sequences (colours, cursor moves), OSC sequences (titles, hyperlinks) and
 # the remaining two-character escapes.

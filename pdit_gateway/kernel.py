@@ -19,15 +19,15 @@ from jupyter_client.adapter import adapt
 from jupyter_client.jsonutil import json_default
 from jupyter_client.session import Session
 
-Message = dict[str, Any]
+from .jsontypes import JSONDict
 
 #: Kernel states that a remote gateway announces when the kernel process died.
 LIFECYCLE = frozenset({"restarting", "dead"})
-Listener = Callable[[str, Message], None]
+Listener = Callable[[str, JSONDict], None]
 """Called with the channel name (``"iopub"`` or ``"shell"``) and the message."""
 
 
-def deserialize(session: Session, parts: list[Any]) -> Message:
+def deserialize(session: Session, parts: list[Any]) -> JSONDict:
     """Return the message in ``parts`` as ``Session.deserialize`` does, without parsing dates.
 
     jupyter_client turns the header's and parent header's ``date`` into datetimes with
@@ -57,7 +57,7 @@ def deserialize(session: Session, parts: list[Any]) -> Message:
         "content": session.unpack(frames[4]),
         "buffers": [memoryview(bytes(getattr(part, "bytes", part))) for part in parts[5:]],
     }
-    adapted: Message = adapt(message)
+    adapted: JSONDict = adapt(message)
     return adapted
 
 
@@ -102,7 +102,7 @@ class ActivityRecorder:
         self._untracked = frozenset(manager.untracked_message_types)
         self.kernel = kernel
 
-    def record(self, msg: Message) -> None:
+    def record(self, msg: JSONDict) -> None:
         """Apply one iopub message as jupyter_server's ``record_activity`` does."""
         kernel = self.kernel
         if kernel is None:
@@ -203,7 +203,7 @@ class KernelConnection:
                 continue
         self._probe_ids.clear()
 
-    def probe_answered(self, channel: str, msg: Message) -> bool:
+    def probe_answered(self, channel: str, msg: JSONDict) -> bool:
         """Take ``msg`` if it answers a probe (and note the channel); True if it did."""
         if not self._probe_ids:
             return False
@@ -220,7 +220,7 @@ class KernelConnection:
         """Send an ``execute_request`` with ``content``; return its ``msg_id``."""
         raise NotImplementedError
 
-    def send_input(self, value: str, parent: Message | None = None) -> None:
+    def send_input(self, value: str, parent: JSONDict | None = None) -> None:
         """Answer the kernel's ``input_request`` (``parent``) with ``value`` on stdin."""
         raise NotImplementedError
 
@@ -236,9 +236,9 @@ class KernelConnection:
         from .scripting import setup_code
 
         loop = asyncio.get_running_loop()
-        replied: asyncio.Future[Message] = loop.create_future()
+        replied: asyncio.Future[JSONDict] = loop.create_future()
 
-        def listener(channel: str, msg: Message) -> None:
+        def listener(channel: str, msg: JSONDict) -> None:
             if channel == "shell" and not replied.done():
                 replied.set_result(msg)
 
@@ -285,7 +285,7 @@ class KernelConnection:
         """Stop routing messages of ``msg_id``."""
         self._listeners.pop(msg_id, None)
 
-    def dispatch(self, channel: str, msg: Message) -> None:
+    def dispatch(self, channel: str, msg: JSONDict) -> None:
         """Hand one received message to its listener (messages of no request are dropped)."""
         parent = msg.get("parent_header") or {}
         listener = self._listeners.get(parent.get("msg_id", ""))
@@ -453,7 +453,7 @@ class ZMQKernelConnection(KernelConnection):
         )
         return str(msg["header"]["msg_id"])
 
-    def send_input(self, value: str, parent: Message | None = None) -> None:
+    def send_input(self, value: str, parent: JSONDict | None = None) -> None:
         """Send ``input_reply`` on the stdin stream."""
         stream = self._streams.get("stdin")
         if stream is not None:
@@ -518,7 +518,7 @@ class RemoteKernelConnection(KernelConnection):
         msg_type: str,
         content: dict[str, Any],
         metadata: dict[str, Any] | None = None,
-        parent: Message | None = None,
+        parent: JSONDict | None = None,
     ) -> str:
         msg = self.session.msg(msg_type, content, parent=parent, metadata=metadata)
         msg["channel"] = channel
@@ -552,7 +552,7 @@ class RemoteKernelConnection(KernelConnection):
         """Send on the kernel WebSocket's shell channel."""
         return self._send("shell", "execute_request", content, metadata)
 
-    def send_input(self, value: str, parent: Message | None = None) -> None:
+    def send_input(self, value: str, parent: JSONDict | None = None) -> None:
         """Send ``input_reply`` on the kernel WebSocket's stdin channel."""
         if self._ws is not None:
             self._send("stdin", "input_reply", {"value": value}, parent=parent)

@@ -23,6 +23,7 @@ from traitlets import Unicode
 from .client import ChannelConnection, execute_frame, execution_events
 from .events import strip_ansi
 from .export import Block
+from .jsontypes import JSONDict
 from .outputs import NbformatForm, OutputArea, output_type
 from .splitter import Statement
 
@@ -52,7 +53,6 @@ __all__ = [
     "write_notebook",
 ]
 
-Event = dict[str, Any]
 
 #: A cell with this tag is not sent to the kernel (nbclient's ``skip_cells_with_tag``).
 SKIP_EXECUTION_TAG = "skip-execution"
@@ -175,7 +175,7 @@ def timing_stamp(ts: str) -> str:
     return moment.strftime(TIMING_FORMAT)
 
 
-def bundle(item: Event) -> tuple[dict[str, Any], dict[str, Any]]:
+def bundle(item: JSONDict) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return the MIME bundle and metadata of a display OutputItem.
 
     A multi-type bundle is sent whole (``data``/``metadata``); a single-type one as
@@ -195,7 +195,7 @@ def bundle(item: Event) -> tuple[dict[str, Any], dict[str, Any]]:
     return {mime: content}, ({mime: size} if size else {})
 
 
-def _is_gateway_error(item: Event) -> bool:
+def _is_gateway_error(item: JSONDict) -> bool:
     return (
         item.get("type") == "error"
         and not item.get("traceback")
@@ -221,21 +221,21 @@ class NotebookForm(NbformatForm):
         if display_id is not None:
             self._ids[id(output)] = (output, display_id)
 
-    def display_id(self, entry: Event) -> str | None:
+    def display_id(self, entry: JSONDict) -> str | None:
         found = self._ids.get(id(entry))
         return found[1] if found is not None and found[0] is entry else None
 
-    def new_stream(self, name: str, text: str) -> Event:
+    def new_stream(self, name: str, text: str) -> JSONDict:
         return _from_msg("stream", {"name": name, "text": text})
 
-    def from_item(self, item: Event) -> Event:
+    def from_item(self, item: JSONDict) -> JSONDict:
         data, meta = bundle(item)
         output = _from_msg("display_data", {"data": data, "metadata": meta})
         display_id = item.get("displayId")
         self.tag(output, None if display_id is None else str(display_id))
         return output
 
-    def updated(self, entry: Event, item: Event) -> Event:
+    def updated(self, entry: JSONDict, item: JSONDict) -> JSONDict:
         # as nbclient: the output keeps its type (an execute_result stays one), its bundle changes
         data, meta = bundle(item)
         entry["data"] = _node(data)
@@ -268,9 +268,9 @@ class OutputRecorder:
         self.record_timing = record_timing
         self.cell_index: int | None = None
         #: The gateway-made error item of the last result (why the cell stopped), if any.
-        self.stop_error: Event | None = None
+        self.stop_error: JSONDict | None = None
         self._form = NotebookForm()
-        self._areas: dict[int, OutputArea[Event]] = {}
+        self._areas: dict[int, OutputArea[JSONDict]] = {}
 
     def begin(self, cell_index: int, ts: str | None = None) -> None:
         """Start recording cell ``cell_index``: its outputs and timings are reset."""
@@ -285,7 +285,7 @@ class OutputRecorder:
             if ts:
                 self._time("iopub.status.busy", ts)
 
-    def feed(self, event: Event, execution_count: int | None = None) -> None:
+    def feed(self, event: JSONDict, execution_count: int | None = None) -> None:
         """Apply one event of the current cell's execution.
 
         Parameters
@@ -321,16 +321,16 @@ class OutputRecorder:
     # -- outputs
 
     @property
-    def _area(self) -> OutputArea[Event]:
+    def _area(self) -> OutputArea[JSONDict]:
         assert self.cell_index is not None
         return self._areas[self.cell_index]
 
-    def _update_displays(self, display_id: str, item: Event) -> None:
+    def _update_displays(self, display_id: str, item: JSONDict) -> None:
         """Update every output with ``display_id``, in every cell (nbclient's display id map)."""
         for area in self._areas.values():
             area.update(display_id, item)
 
-    def _display(self, event: Event) -> None:
+    def _display(self, event: JSONDict) -> None:
         item = event.get("output")
         if not isinstance(item, dict):
             return
@@ -341,7 +341,7 @@ class OutputRecorder:
             return
         self._area.add(self._form.from_item({**item, "displayId": display_id}))
 
-    def _result(self, event: Event, execution_count: int | None) -> None:
+    def _result(self, event: JSONDict, execution_count: int | None) -> None:
         cell = self.nb.cells[self.cell_index]
         kernel_count = event.get("executionCount")
         items = [item for item in event.get("output") or [] if isinstance(item, dict)]
@@ -354,7 +354,7 @@ class OutputRecorder:
         self._time("shell.execute_reply", event.get("ts"))
         self._time("iopub.status.idle", event.get("ts"))
 
-    def _reconcile(self, items: list[Event], kernel_count: Any) -> list[Event]:
+    def _reconcile(self, items: list[JSONDict], kernel_count: Any) -> list[JSONDict]:
         """Merge the result's ordered output with the live outputs.
 
         The live outputs are kept (one per stream message, as nbclient has them); the
@@ -366,7 +366,7 @@ class OutputRecorder:
         if any(output_type(item) in ("execute_result", "error") for item in items):
             area.before_output()
         live = list(area.entries)
-        outputs: list[Event] = []
+        outputs: list[JSONDict] = []
         position = 0
         for item in items:
             kind = output_type(item)
@@ -396,7 +396,7 @@ class OutputRecorder:
         outputs.extend(live[position:])
         return outputs
 
-    def _execute_result(self, item: Event, kernel_count: Any) -> NotebookNode:
+    def _execute_result(self, item: JSONDict, kernel_count: Any) -> NotebookNode:
         data, meta = bundle(item)
         count = kernel_count if isinstance(kernel_count, int) else None
         display_id = item.get("displayId")
@@ -565,7 +565,7 @@ async def run_notebook(
     options: NotebookOptions,
     *,
     name: str = "notebook",
-    on_event: Callable[[int, Event], None] | None = None,
+    on_event: Callable[[int, JSONDict], None] | None = None,
     cancel: asyncio.Event | None = None,
     settle: float = KERNEL_SETTLE,
 ) -> NotebookRun:
@@ -647,7 +647,7 @@ def _failure(
     status: str | None,
     index: int,
     cell: NotebookNode,
-    stop_error: Event | None,
+    stop_error: JSONDict | None,
     options: NotebookOptions,
     allows_errors: bool,
 ) -> CellFailure | None:
@@ -764,7 +764,7 @@ class ScriptRecorder:
         self._cell_of = cell_of
         self._recorder = OutputRecorder(nb)
 
-    def feed(self, event: Event) -> None:
+    def feed(self, event: JSONDict) -> None:
         """Record one event of the script's execution."""
         kind = event.get("type")
         if kind == "expressions":
@@ -785,7 +785,7 @@ class ScriptRecorder:
             count = self.cells_executed
         self._recorder.feed(event, count)
 
-    def _check_expressions(self, expressions: list[Event]) -> None:
+    def _check_expressions(self, expressions: list[JSONDict]) -> None:
         """Rebuild the cells from the gateway's statements if they differ from the local split."""
         spans = [(e.get("lineStart"), e.get("lineEnd")) for e in expressions]
         if spans == [(s.line_start, s.line_end) for s in self.statements]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Generic, Literal, TypeVar
 
+from .jsontypes import JSONDict
+
 __all__ = [
     "OUTPUT_TYPES",
     "Form",
@@ -22,7 +24,6 @@ __all__ = [
     "output_type",
 ]
 
-JSONDict = dict[str, Any]
 OutputType = Literal["stream", "display_data", "execute_result", "error"]
 
 #: Jupyter's output types, the values of an output item's ``outputType``.

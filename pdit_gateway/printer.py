@@ -10,7 +10,9 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
+
+from .jsontypes import JSONDict
 
 __all__ = [
     "EXIT_FAILED",
@@ -22,7 +24,6 @@ __all__ = [
     "seconds",
 ]
 
-Event = dict[str, Any]
 
 #: The exit status of a run that ended ``ok``, and of one that did not.
 EXIT_OK = 0
@@ -82,7 +83,7 @@ def _image_size(mime: str, content: str) -> tuple[int, int] | None:
     return None
 
 
-def render_item(item: Event, *, color: bool) -> str | None:
+def render_item(item: JSONDict, *, color: bool) -> str | None:
     """Return the terminal text of one non-stream OutputItem (``None`` for stream items)."""
     kind = str(item.get("type", ""))
     content = str(item.get("content", ""))
@@ -175,8 +176,8 @@ class TerminalPrinter:
         self._frame = 0
         self._kernel_state: str | None = None
         self._displays: dict[str, str] = {}  # display id → the lines that showed it
-        self._updates: dict[str, Event] = {}  # display id → its latest update in this statement
-        self._handlers: dict[str, Callable[[Event], None]] = {
+        self._updates: dict[str, JSONDict] = {}  # display id → its latest update in this statement
+        self._handlers: dict[str, Callable[[JSONDict], None]] = {
             "queued": self._queued,
             "running": self._on_running,
             "stream": self._stream,
@@ -216,18 +217,18 @@ class TerminalPrinter:
 
     # -- events
 
-    def handle(self, event: Event) -> None:
+    def handle(self, event: JSONDict) -> None:
         """Print one event."""
         handler = self._handlers.get(str(event.get("type")))
         if handler is not None:
             handler(event)
 
-    def _queued(self, event: Event) -> None:
+    def _queued(self, event: JSONDict) -> None:
         position = event.get("position")
         if isinstance(position, int) and position > 0:
             self.note(f"queued behind {position} other execution(s) in this session")
 
-    def header(self, event: Event) -> str:
+    def header(self, event: JSONDict) -> str:
         """Return the label of the statement a ``running`` event starts (``lines 3–5``)."""
         return lines_label(int(event["lineStart"]), int(event["lineEnd"]))
 
@@ -235,7 +236,7 @@ class TerminalPrinter:
     #: so statements that print nothing take no line (the progress line shows them running).
     head_every_statement = False
 
-    def _on_running(self, event: Event) -> None:
+    def _on_running(self, event: JSONDict) -> None:
         now = time.monotonic()
         label = self.header(event)
         self._running = _Statement(label, now, now)
@@ -249,7 +250,7 @@ class TerminalPrinter:
             header, self._pending_header = self._pending_header, None
             self._line(self._paint(header, DIM))
 
-    def _stream(self, event: Event) -> None:
+    def _stream(self, event: JSONDict) -> None:
         if self._running is not None:
             self._running.last_output = time.monotonic()
         self._head()
@@ -264,13 +265,13 @@ class TerminalPrinter:
             )
         self._write(text)
 
-    def _display(self, event: Event) -> None:
+    def _display(self, event: JSONDict) -> None:
         # an update of a display an earlier statement showed: print its last state at the result
         display_id = event.get("displayId")
         if event.get("update") and display_id in self._displays:
             self._updates[str(display_id)] = event["output"]
 
-    def _result(self, event: Event) -> None:
+    def _result(self, event: JSONDict) -> None:
         self._running = None
         self.results += 1
         for item in event.get("output") or []:
@@ -294,7 +295,7 @@ class TerminalPrinter:
             if errors:
                 self.failure = str(errors[-1].get("ename") or "") or None
 
-    def _cancelled(self, event: Event) -> None:
+    def _cancelled(self, event: JSONDict) -> None:
         expressions = event.get("expressions") or []
         if not expressions:
             return
@@ -309,19 +310,19 @@ class TerminalPrinter:
             )
         )
 
-    def _kernel_status(self, event: Event) -> None:
+    def _kernel_status(self, event: JSONDict) -> None:
         state = str(event.get("state"))
         reason = event.get("reason")
         if state in ("dead", "restarting") and state != self._kernel_state:
             self.note(f"kernel {state}" + (f": {reason}" if reason else ""), YELLOW)
         self._kernel_state = state
 
-    def _input_request(self, event: Event) -> None:
+    def _input_request(self, event: JSONDict) -> None:
         # python's input() writes its prompt to stdout, with no newline
         self._head()
         self._write(str(event.get("prompt", "")))
 
-    def _complete(self, event: Event) -> None:
+    def _complete(self, event: JSONDict) -> None:
         self._running = None
         self.status = str(event.get("status"))
         code = event.get("exitCode")
@@ -398,20 +399,20 @@ class CellPrinter(TerminalPrinter):
     _headed: int | None = None
     head_every_statement = True
 
-    def header(self, event: Event) -> str:
+    def header(self, event: JSONDict) -> str:
         """Return ``cell N`` (1-based) for the cell that runs."""
         return f"cell {self.cell_index + 1}"
 
-    def _on_running(self, event: Event) -> None:
+    def _on_running(self, event: JSONDict) -> None:
         self._headed = self.cell_index
         super()._on_running(event)
 
-    def _result(self, event: Event) -> None:
+    def _result(self, event: JSONDict) -> None:
         if self._headed != self.cell_index:  # the kernel died before the cell started
             self._headed = self.cell_index
             self._line(self._paint(f"── {self.header(event)} ──", DIM))
         super()._result(event)
 
-    def _complete(self, event: Event) -> None:
+    def _complete(self, event: JSONDict) -> None:
         self._running = None
         self.status = str(event.get("status"))

@@ -27,12 +27,12 @@ from .client import (
     execution_events,
     session_channel,
 )
+from .jsontypes import JSONDict
 from .printer import EXIT_FAILED, EXIT_OK, GREEN, RED, YELLOW, CellPrinter, TerminalPrinter, seconds
 from .protocol import valid_session_id
 
 __all__ = ["CliOptions", "InputReader", "UsageError", "main", "parse_line_range"]
 
-Event = dict[str, Any]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -498,7 +498,7 @@ async def _run_cells(
 
     nb = options.notebook
 
-    def on_event(index: int, event: Event) -> None:
+    def on_event(index: int, event: JSONDict) -> None:
         if isinstance(printer, CellPrinter):
             printer.cell_index = index
         printer.handle(event)

@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from traitlets import Float, Integer
 from traitlets.config import Configurable
 
-from .eventlog import isoformat, utcnow
 from .events import StatementOutput, error_item
+from .jsontypes import JSONDict
+from .outputs import ItemForm
 from .protocol import ExecuteRequest
 from .scripting import begin_code, exit_status, statement_metadata
+from .timestamps import isoformat, utcnow
 
 if TYPE_CHECKING:
-    from .kernel import Listener, Message
+    from .kernel import Listener
     from .splitter import Statement
 
 StopReason = Literal["error", "cancel", "interrupt", "timeout", "reset", "kernel-died", "exit"]
@@ -35,6 +37,9 @@ _STATUS_FOR_REASON: dict[str, FinalStatus] = {
     "exit": "exited",
 }
 
+
+#: How retained items are updated by a display id (an item keeps its output type).
+ITEM_FORM = ItemForm()
 
 #: When a statement starts after an interrupt, the share of ``interrupt_grace`` after which
 #: it is interrupted again if it still runs. Fixed: it follows ``interrupt_grace``; a quarter
@@ -75,7 +80,7 @@ class KernelChannel(Protocol):
         """Stop routing the messages of ``msg_id``."""
         ...
 
-    def send_input(self, value: str, parent: Message | None = None) -> None:
+    def send_input(self, value: str, parent: JSONDict | None = None) -> None:
         """Answer an ``input_request`` on stdin."""
         ...
 
@@ -246,13 +251,13 @@ class StatementRun:
     output: StatementOutput
     msg_id: str | None = None
     started: float | None = None
-    reply: Message | None = None
+    reply: JSONDict | None = None
     idle: bool = False
     complete: bool = False
     held: list[dict[str, Any]] = field(default_factory=list)
     idle_timer: asyncio.TimerHandle | None = None
     #: The kernel's unanswered ``input_request``.
-    input_request: Message | None = None
+    input_request: JSONDict | None = None
     #: when an interrupt was sent while the kernel was known to be inside this statement
     interrupted_at: float | None = None
     #: the wait for a reply after the statement's idle status (see ``Runner._reply_lost``)
@@ -267,7 +272,7 @@ class StatementRun:
         )
 
 
-def input_request_fields(msg: Message) -> dict[str, Any]:
+def input_request_fields(msg: JSONDict) -> dict[str, Any]:
     """Return ``{prompt, password}`` of a kernel's ``input_request``."""
     content = msg.get("content") or {}
     return {"prompt": str(content.get("prompt", "")), "password": bool(content.get("password"))}
@@ -513,7 +518,7 @@ class Runner:
             stop_on_error=False,
         )
 
-    def _on_prologue(self, channel: str, msg: Message) -> None:
+    def _on_prologue(self, channel: str, msg: JSONDict) -> None:
         if channel != "shell":
             return
         content = msg.get("content") or {}
@@ -571,7 +576,7 @@ class Runner:
 
     # -- messages from the kernel ----------------------------------------------------------
 
-    def _on_message(self, run: StatementRun, channel: str, msg: Message) -> None:
+    def _on_message(self, run: StatementRun, channel: str, msg: JSONDict) -> None:
         if self._finished or run.complete:
             return
         if channel == "stdin":
@@ -632,7 +637,7 @@ class Runner:
             output = result["output"]
             for position, item in enumerate(output):
                 if item.get("displayId") == display_id:
-                    output[position] = dict(payload["output"])
+                    output[position] = ITEM_FORM.updated(item, payload["output"])
 
     def _start_run(self, run: StatementRun) -> None:
         if run.started is not None:
@@ -791,7 +796,13 @@ class Runner:
         run.started = time.monotonic()
         self._statement_event(run, {"type": "running"})
         if statement.kind == "markdown":
-            output = [{"type": "text/markdown", "content": statement.markdown}]
+            output = [
+                {
+                    "type": "text/markdown",
+                    "content": statement.markdown,
+                    "outputType": "display_data",
+                }
+            ]
             self._result(run, output, "ok", None)
             return
         assert statement.error is not None

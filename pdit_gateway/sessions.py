@@ -29,8 +29,7 @@ from .errors import (
     UnknownExecutionError,
     UnknownSessionError,
 )
-from .eventlog import EventLog, LogBudget, isoformat, utcnow
-from .kernel import Message
+from .eventlog import EventLog, LogBudget
 from .pool import KernelPool
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
 from .runner import Execution, ExecutionPolicy, Runner, output_size
@@ -39,6 +38,7 @@ from .session_kernel import SessionKernel
 from .splitter import cell_statement, split_script
 from .store import INTERRUPTED, ExecutionStore, StoredSession
 from .tasks import spawn
+from .timestamps import isoformat, utcnow
 
 #: How many seq numbers a session reserves in the store at a time. Fixed: any block keeps
 #: seq numbers unique across gateway restarts (a restarted session starts past its block);
@@ -822,4 +822,4 @@ class PditSessionManager(LoggingConfigurable):
         await self.store.close()
 
 
-__all__ = ["Message", "PditSessionManager", "Session"]
+__all__ = ["PditSessionManager", "Session"]

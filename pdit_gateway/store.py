@@ -19,8 +19,8 @@ from typing import Any, ClassVar, TypeAlias
 
 from jupyter_core.paths import jupyter_data_dir
 
-from .errors import GatewayError
-from .eventlog import isoformat, utcnow
+from .errors import StoreError
+from .timestamps import isoformat, utcnow
 
 #: The status given on load to executions that were queued or running when the gateway stopped.
 INTERRUPTED = "interrupted-by-shutdown"
@@ -50,12 +50,6 @@ _SCHEMA = (
     )
     """,
 )
-
-
-class StoreError(GatewayError):
-    """The execution database cannot be opened or read."""
-
-    code = "store-error"
 
 
 @dataclass(frozen=True, slots=True)

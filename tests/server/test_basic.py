@@ -112,7 +112,9 @@ async def test_markdown_and_fstring_and_line_range(pdit_channel):
     await channel.welcome()
     events = await channel.run('"""# Title\n\ntext"""\nn = 3\nf"n is **{n}**"\n')
     md, _, fmd = results(events)
-    assert md["output"] == [{"type": "text/markdown", "content": "# Title\n\ntext"}]
+    assert md["output"] == [
+        {"type": "text/markdown", "content": "# Title\n\ntext", "outputType": "display_data"}
+    ]
     assert fmd["output"][0]["type"] == "text/markdown"
     assert fmd["output"][0]["content"] == "n is **3**"
     # only line 3 runs: ``n`` comes from the earlier execution, ``b`` was never defined

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from pdit_gateway.pytest_plugin import Event, results, texts
+from pdit_gateway.jsontypes import JSONDict
+from pdit_gateway.pytest_plugin import results, texts
 
 LIMIT = 2000
 TAIL = 300
@@ -24,11 +25,11 @@ def pdit_config():
     }
 
 
-def statement(events: list[Event], index: int) -> list[Event]:
+def statement(events: list[JSONDict], index: int) -> list[JSONDict]:
     return [e for e in events if e.get("index") == index]
 
 
-def split_at_marker(events: list[Event]) -> tuple[list[Event], Event, list[Event]]:
+def split_at_marker(events: list[JSONDict]) -> tuple[list[JSONDict], JSONDict, list[JSONDict]]:
     """Split one statement's stream events into those before the marker, it, and those after."""
     streams = [e for e in events if e["type"] == "stream"]
     (at,) = [i for i, e in enumerate(streams) if MARKER.match(e["text"])]

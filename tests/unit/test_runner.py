@@ -133,6 +133,37 @@ async def test_stream_display_and_clear_output():
     assert len(displays) == 1 and "second" in str(displays[0])
 
 
+async def test_a_later_update_keeps_an_earlier_value_an_execute_result():
+    value = msg(
+        "execute_result",
+        data={"text/plain": "v1"},
+        metadata={},
+        execution_count=1,
+        transient={"display_id": "d1"},
+    )
+    update = msg(
+        "update_display_data",
+        data={"text/plain": "v2"},
+        metadata={},
+        transient={"display_id": "d1"},
+    )
+    kernel = FakeKernel({"shown": ok(value), "change()": ok(update)})
+    runner, sink = make_runner(kernel, "shown\nchange()\n")
+    assert await run(runner) == "ok"
+    (item,) = runner.execution.results[0]["output"]
+    assert item["content"] == "v2"
+    assert item["outputType"] == "execute_result"
+    (sent,) = sink.results()[0]["output"]  # the result event already sent is not re-sent
+    assert sent["content"] == "v1"
+
+
+async def test_a_lone_string_is_a_markdown_display():
+    runner, sink = make_runner(FakeKernel({}), '"""# Title"""\n')
+    assert await run(runner) == "ok"
+    (item,) = sink.results()[0]["output"]
+    assert item == {"type": "text/markdown", "content": "# Title", "outputType": "display_data"}
+
+
 async def test_a_timeout_interrupts_and_an_interrupted_kernel_is_kept():
     kernel = FakeKernel({"wait()": Behaviour(hang="interrupt")})
     runner, sink = make_runner(kernel, "wait()\nafter = 1\n", timeout=0.2)
