@@ -15,6 +15,8 @@ from ._version import __version__
 from .errors import PditUIUnavailableError
 from .files import FileService, FileWatchers
 from .handlers import handlers, pdit_ui_handlers, unavailable_handlers
+from .introspect import Introspector
+from .labsessions import JupyterSessions
 from .pdit_ui import EDIT_PREFIX, UI_PATH, editor_query, pdit_static_dir
 from .sessions import PditSessionManager, SessionOptions
 from .store import StoreError, default_db_path, open_store
@@ -322,6 +324,14 @@ class PditGatewayApp(ExtensionApp):
         "'file-too-large' (HTTP 413 for a save) and nothing is read or written (0 = no limit).",
     )
 
+    introspect_timeout = Float(
+        10.0,
+        min=0.0,
+        config=True,
+        help="Seconds a 'complete' or 'inspect' request waits for the kernel's reply before "
+        "it is answered with the error code 'introspection-timeout' (0 = no limit).",
+    )
+
     @default("default_url")
     def _default_url(self) -> str:
         return UI_PATH if self.pdit_ui else self.extension_url
@@ -387,6 +397,8 @@ class PditGatewayApp(ExtensionApp):
                 options=self.session_options(),
                 store=open_store(self.db_path, self.log),
                 root_dir=root_dir,
+                # inside JupyterLab the pool starts with the first pdit session
+                lazy_pool=self.serverapp.starter_app is not self,
             )
         except StoreError as err:
             advice = (
@@ -405,6 +417,12 @@ class PditGatewayApp(ExtensionApp):
         self.settings.update(
             {
                 "pdit_session_manager": manager,
+                "pdit_introspector": Introspector(self.log, self.introspect_timeout),
+                "pdit_jupyter_sessions": JupyterSessions(
+                    getattr(self.serverapp, "session_manager", None),
+                    getattr(self.serverapp, "kernel_spec_manager", None),
+                    self.log,
+                ),
                 "pdit_files": FileService(root_dir, watchers, self.max_file_bytes),
                 "pdit_stream_interval": self.pdit_stream_interval,
                 "pdit_session_idle_timeout": self.pdit_session_idle_timeout,
@@ -465,6 +483,10 @@ class PditGatewayApp(ExtensionApp):
         manager: Any = self.settings.get("pdit_session_manager")
         if manager is not None:
             await manager.shutdown()
+        for name in ("pdit_jupyter_sessions", "pdit_introspector"):
+            service: Any = self.settings.get(name)
+            if service is not None:
+                await service.close()
         files: Any = self.settings.get("pdit_files")
         if files is not None:
             await files.watchers.close()

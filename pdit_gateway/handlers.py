@@ -330,6 +330,8 @@ class ChannelHandler(
                 WebSocketTransport(self),
                 int(self.settings["pdit_max_message_size"]),
                 self.log,
+                self.settings.get("pdit_introspector"),
+                self.settings.get("pdit_jupyter_sessions"),
             )
         except GatewayError as err:
             self.close(1008, close_reason(err.message))
@@ -568,10 +570,13 @@ def pdit_ui_handlers(static_dir: str) -> list[tuple[Any, ...]]:
 
 def handlers() -> list[tuple[str, type]]:
     """Return the URL patterns of the gateway (relative to the server's base_url)."""
+    from .export_handlers import export_routes  # it builds on this module's handlers
+
     return [
         (r"/pdit/api/status", StatusHandler),
         (r"/pdit/api/sessions/?", SessionsHandler),
         (rf"/pdit/api/sessions/{_ID}/executions/{_ID}/?", ExecutionHandler),
+        *export_routes(_ID),
         (rf"/pdit/api/sessions/{_ID}/channel", ChannelHandler),
         (rf"/pdit/api/sessions/{_ID}/?", SessionHandler),
         (r"/ws/session", PditSessionHandler),

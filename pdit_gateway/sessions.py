@@ -8,12 +8,13 @@ import logging
 import posixpath
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from traitlets import Any as AnyTrait
-from traitlets import Instance, Unicode
+from traitlets import Bool, Instance, Unicode
 from traitlets.config import LoggingConfigurable
 
 from . import launching
@@ -90,17 +91,21 @@ def inside_root(path: str) -> bool:
     return not posixpath.isabs(normal) and normal != ".." and not normal.startswith("../")
 
 
-def cell_statement(script: str) -> list[Statement]:
-    """Return the whole script as one statement (``mode: "cell"``)."""
+def cell_statement(script: str, line_range: tuple[int, int] | None = None) -> list[Statement]:
+    """Return the whole script as one statement (``mode: "cell"``); with ``line_range``, the
+    cell is those lines of the script (a ``# %%`` cell of a file) and keeps their numbers."""
     normalised = script.replace("\r\n", "\n").replace("\r", "\n")
+    first = 1
+    if line_range is not None:
+        first = line_range[0]
+        normalised = "\n".join(normalised.split("\n")[first - 1 : line_range[1]])
     if not normalised.strip():
         return []
     lines = normalised.split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
-    return [
-        Statement(index=0, line_start=1, line_end=max(1, len(lines)), kind="code", code=normalised)
-    ]
+    end = first + max(1, len(lines)) - 1
+    return [Statement(index=0, line_start=first, line_end=end, kind="code", code=normalised)]
 
 
 class RestoredExecution:
@@ -210,6 +215,8 @@ class Session:
         self._restart_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._save_timer: asyncio.TimerHandle | None = None
+        #: Called with each new kernel state (the jupyter_server session follows the kernel).
+        self.on_kernel_state: Callable[[str], None] | None = None
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -354,8 +361,12 @@ class Session:
                 self._connection = None
             try:
                 try:
-                    await self.kernel_manager.restart_kernel(self.kernel_id, now=True)
-                    await self._connect()
+                    if self._kernel_name_changed():  # Change Kernel: a kernel of the new spec
+                        await self._shutdown_kernel()
+                        await self._replace_kernel()
+                    else:
+                        await self.kernel_manager.restart_kernel(self.kernel_id, now=True)
+                        await self._connect()
                 except KeyError:
                     # the kernel was removed from the server's map: start a new one
                     await self._replace_kernel()
@@ -379,6 +390,15 @@ class Session:
                 return
             self._set_kernel_state("busy" if self.runner is not None else "idle")
             self._ready.set()
+
+    def _kernel_name_changed(self) -> bool:
+        """Whether ``kernel_name`` was changed away from the running kernel's spec."""
+        try:
+            km = self.kernel_manager.get_kernel(self.kernel_id)
+        except KeyError:
+            return False
+        running = getattr(km, "kernel_name", None)
+        return bool(self.kernel_name and running and running != self.kernel_name)
 
     async def _replace_kernel(self) -> None:
         """Start a new kernel for the session (new ports) and connect to it."""
@@ -500,6 +520,12 @@ class Session:
         if reason:
             payload["reason"] = reason
         self.emit(payload)
+        if self.on_kernel_state is not None:
+            self.on_kernel_state(state)
+
+    async def ready(self) -> None:
+        """Wait until the kernel has started (or failed to), or a restart has ended."""
+        await self._ready.wait()
 
     # -- clients ------------------------------------------------------------------------------
 
@@ -610,7 +636,7 @@ class Session:
                 execution_id=execution_id,
             )
         if request.mode == "cell":
-            statements = cell_statement(request.script)
+            statements = cell_statement(request.script, request.line_range)
         else:
             statements = split_script(
                 request.script, request.line_range, request.script_name or "<script>"
@@ -796,6 +822,9 @@ class PditSessionManager(LoggingConfigurable):
         allow_none=True,
         help="The server's root directory: relative script names are paths under it.",
     )
+    lazy_pool = Bool(
+        False, help="Fill the kernel pool at the first session, not at start (in JupyterLab)."
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -830,7 +859,8 @@ class PditSessionManager(LoggingConfigurable):
         self.store.on_health = on_health
         if self.options.maintenance_interval > 0:
             spawn(self._tasks, self._maintain(), "pdit-maintenance")
-        self.pool.fill()
+        if not self.lazy_pool:
+            self.pool.fill()
 
     def _store_health(self, error: str | None) -> None:
         """Writes to the store started failing: tell every connected client (an ``error``)."""
@@ -903,6 +933,7 @@ class PditSessionManager(LoggingConfigurable):
                 root_dir=self.root_dir,
             )
             self.sessions[session_id] = session
+            self.pool.fill()  # a lazy pool starts with the first session
             session.start()
             self.log.info("pdit session %s created", session_id)
         return session
