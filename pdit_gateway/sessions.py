@@ -933,7 +933,8 @@ class PditSessionManager(LoggingConfigurable):
                 root_dir=self.root_dir,
             )
             self.sessions[session_id] = session
-            self.pool.fill()  # a lazy pool starts with the first session
+            if self.pool.matches(kernel_name, path):
+                self.pool.fill()  # a lazy pool starts with the first session that can use it
             session.start()
             self.log.info("pdit session %s created", session_id)
         return session

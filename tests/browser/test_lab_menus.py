@@ -125,13 +125,16 @@ def test_run_and_kernel_menus_and_keys_act_on_the_view(lab: Lab, context: Any) -
     lab.write("menus.py", "import time\ntime.sleep(60)\n")
     page.evaluate("() => window.jupyterapp.shell.currentWidget.context.revert()")
     run_command(page, "runmenu:run-all")
-    statement(page, 2).locator(".jp-pdit-status", has_text="running").wait_for()
+    # (earlier runs' outputs may also sit at line 2: pick the running one)
+    running = '.jp-pdit-statement[data-pdit-line-start="2"][data-pdit-state="running"]'
+    page.locator(running).wait_for()
+    shot(page, "interrupt-running")
     run_command(page, "kernelmenu:interrupt")
     page.locator('.jp-pdit-statement[data-pdit-line-start="2"][data-pdit-state="error"]').wait_for()
     # Restart Kernel and Run All, confirmed
     page.evaluate("() => { window.jupyterapp.commands.execute('runmenu:restart-and-run-all'); }")
     page.locator(".jp-Dialog button", has_text="Restart").click()
-    statement(page, 2).locator(".jp-pdit-status", has_text="running").wait_for()
+    page.locator(running).wait_for()
     run_command(page, "kernelmenu:interrupt")
     # Change Kernel: the kernel specs JupyterLab knows
     page.evaluate("() => { window.jupyterapp.commands.execute('kernelmenu:change'); }")

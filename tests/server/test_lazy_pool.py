@@ -17,7 +17,11 @@ async def test_no_pool_kernel_before_the_first_session(jp_serverapp, pdit_channe
     manager.start()
     assert not manager.pool.ready and manager.pool._starting == 0
     assert list(jp_serverapp.kernel_manager.list_kernel_ids()) == []
+    # a document's session (JupyterLab's) cannot use a pooled kernel: the pool stays empty
+    document = await pdit_channel("doc", params={"path": "doc.py"})
+    await document.welcome()
+    assert not manager.pool.ready and manager.pool._starting == 0
+    # the first session that can use one starts the pool
     channel = await pdit_channel("first")
     await channel.welcome()
-    # the first session fills the pool (its own kernel is not a pooled one: size 1 remains)
     assert manager.pool.ready or manager.pool._starting == 1
