@@ -17,6 +17,8 @@ from ._version import __version__
 from .errors import PditUIUnavailableError, StoreError
 from .files import FileService, FileWatchers
 from .handlers import handlers, pdit_ui_handlers, unavailable_handlers
+from .introspect import Introspector
+from .labsessions import JupyterSessions
 from .pdit_ui import EDIT_PREFIX, UI_PATH, editor_query, pdit_static_dir
 from .pool import KernelPool
 from .runner import ExecutionPolicy
@@ -299,6 +301,8 @@ class PditGatewayApp(ExtensionApp):
                 kernel_manager=self.serverapp.kernel_manager,
                 store=open_store(self.db_path, self.log),
                 root_dir=root_dir,
+                # inside JupyterLab the pool starts with the first pdit session
+                lazy_pool=self.serverapp.starter_app is not self,
             )
         except StoreError as err:
             advice = (
@@ -317,6 +321,12 @@ class PditGatewayApp(ExtensionApp):
         self.settings.update(
             {
                 "pdit_session_manager": manager,
+                "pdit_introspector": Introspector(parent=self, log=self.log),
+                "pdit_jupyter_sessions": JupyterSessions(
+                    getattr(self.serverapp, "session_manager", None),
+                    getattr(self.serverapp, "kernel_spec_manager", None),
+                    self.log,
+                ),
                 "pdit_files": FileService(root_dir, watchers, self.max_file_bytes),
                 "pdit_stream_interval": self.pdit_stream_interval,
                 "pdit_session_idle_timeout": self.pdit_session_idle_timeout,
@@ -377,6 +387,10 @@ class PditGatewayApp(ExtensionApp):
         manager: Any = self.settings.get("pdit_session_manager")
         if manager is not None:
             await manager.shutdown()
+        for name in ("pdit_jupyter_sessions", "pdit_introspector"):
+            service: Any = self.settings.get(name)
+            if service is not None:
+                await service.close()
         files: Any = self.settings.get("pdit_files")
         if files is not None:
             await files.watchers.close()

@@ -9,6 +9,7 @@ from traitlets import TraitType, Type
 from traitlets.config import Configurable
 
 from .app import FORWARDED, PditGatewayApp
+from .introspect import Introspector
 from .notebook import NotebookKernelManager
 from .pool import KernelPool
 from .runner import ExecutionPolicy
@@ -22,6 +23,7 @@ CLASSES: tuple[type[Configurable], ...] = (
     ExecutionPolicy,
     SessionKernel,
     KernelPool,
+    Introspector,
     NotebookKernelManager,
 )
 

@@ -282,8 +282,12 @@ class SessionKernel(LoggingConfigurable):
                 self._connection = None
             try:
                 try:
-                    await self.kernel_manager.restart_kernel(self.kernel_id, now=True)
-                    await self._connect()
+                    if self._kernel_name_changed():  # Change Kernel: a kernel of the new spec
+                        await self.shutdown_kernel()
+                        await self._replace_kernel()
+                    else:
+                        await self.kernel_manager.restart_kernel(self.kernel_id, now=True)
+                        await self._connect()
                 except KeyError:
                     # the kernel was removed from the server's map: start a new one
                     await self._replace_kernel()
@@ -307,6 +311,15 @@ class SessionKernel(LoggingConfigurable):
                 return
             self.set_state("busy" if self.is_busy() else "idle")
             self.ready.set()
+
+    def _kernel_name_changed(self) -> bool:
+        """Whether ``kernel_name`` was changed away from the running kernel's spec."""
+        try:
+            km = self.kernel_manager.get_kernel(self.kernel_id)
+        except KeyError:
+            return False
+        running = getattr(km, "kernel_name", None)
+        return bool(self.kernel_name and running and running != self.kernel_name)
 
     async def _replace_kernel(self) -> None:
         """Start a new kernel for the session (new ports) and connect to it."""

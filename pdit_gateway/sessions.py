@@ -6,11 +6,12 @@ import asyncio
 import posixpath
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from traitlets import Any as AnyTrait
-from traitlets import Float, Instance, Integer, Type, Unicode
+from traitlets import Bool, Float, Instance, Integer, Type, Unicode
 from traitlets.config import LoggingConfigurable
 
 from . import launching
@@ -160,7 +161,9 @@ class Session:
         self._queue_changed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._save_timer: asyncio.TimerHandle | None = None
-        kernel.bind(session_id, self.emit, self._runs_something)
+        #: Called with each new kernel state (the jupyter_server session follows the kernel).
+        self.on_kernel_state: Callable[[str], None] | None = None
+        kernel.bind(session_id, self._kernel_status, self._runs_something)
 
     @property
     def kernel_id(self) -> str | None:
@@ -171,6 +174,30 @@ class Session:
     def kernel_name(self) -> str | None:
         """Return the kernel spec name (None: the server's default, until it started)."""
         return self.kernel.kernel_name
+
+    @kernel_name.setter
+    def kernel_name(self, name: str | None) -> None:
+        # Change Kernel: the next restart starts a kernel of this spec
+        self.kernel.kernel_name = name
+
+    @property
+    def kernel_manager(self) -> Any:
+        """Return the server's kernel manager the session's kernel belongs to."""
+        return self.kernel.kernel_manager
+
+    @property
+    def connection(self) -> Any:
+        """Return the live kernel connection (``SessionClosedError`` while there is none)."""
+        return self.kernel.connection
+
+    async def ready(self) -> None:
+        """Wait until the kernel has started (or failed to), or a restart has ended."""
+        await self.kernel.ready.wait()
+
+    def _kernel_status(self, payload: dict[str, Any]) -> None:
+        self.emit(payload)
+        if self.on_kernel_state is not None:
+            self.on_kernel_state(str(payload["state"]))
 
     @property
     def kernel_state(self) -> str:
@@ -366,7 +393,7 @@ class Session:
                 execution_id=execution_id,
             )
         if request.mode == "cell":
-            statements = cell_statement(request.script)
+            statements = cell_statement(request.script, request.line_range)
         else:
             statements = split_script(
                 request.script, request.line_range, request.script_name or "<script>"
@@ -541,6 +568,9 @@ class PditSessionManager(LoggingConfigurable):
         allow_none=True,
         help="The server's root directory: relative script names are paths under it.",
     )
+    lazy_pool = Bool(
+        False, help="Fill the kernel pool at the first session, not at start (in JupyterLab)."
+    )
 
     kernel_class = Type(
         default_value=SessionKernel,
@@ -696,7 +726,8 @@ class PditSessionManager(LoggingConfigurable):
         self.store.on_health = on_health
         if self.maintenance_interval > 0:
             spawn(self._tasks, self._maintain(), "pdit-maintenance")
-        self.pool.fill()
+        if not self.lazy_pool:
+            self.pool.fill()
 
     def _store_health(self, error: str | None) -> None:
         """Writes to the store started failing: tell every connected client (an ``error``)."""

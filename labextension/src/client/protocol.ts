@@ -215,10 +215,39 @@ export interface ErrorReply {
   code: string;
   message: string;
   executionId?: string;
+  /** The `id` of the `complete`/`inspect` request it answers. */
+  id?: unknown;
+}
+
+/** The kernel's `complete_reply`, camelCase (`complete` frame). Offsets count code points. */
+export interface CompleteReply {
+  type: 'complete-reply';
+  id: unknown;
+  status: string;
+  matches: string[];
+  cursorStart: number;
+  cursorEnd: number;
+  metadata: Record<string, unknown>;
+}
+/** The kernel's `inspect_reply` (`inspect` frame). */
+export interface InspectReply {
+  type: 'inspect-reply';
+  id: unknown;
+  status: string;
+  found: boolean;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
 }
 
 export type Reply =
-  WelcomeReply | PongReply | StateReply | ResyncReply | BusyReply | ErrorReply;
+  | WelcomeReply
+  | PongReply
+  | StateReply
+  | ResyncReply
+  | BusyReply
+  | ErrorReply
+  | CompleteReply
+  | InspectReply;
 
 export type ServerFrame = SessionEvent | Reply;
 
