@@ -22,6 +22,7 @@ import {
   Toolbar
 } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
+import { addOutputCommands } from './outputcommands';
 import {
   PditDocumentWidget,
   PditStatus,
@@ -31,6 +32,7 @@ import {
 
 export * from './client';
 export { OutputModel } from './model';
+export { addOutputCommands, OutputCommandIDs } from './outputcommands';
 export { optionsFromServerSettings } from './settings';
 export { sessionIdForPath } from './sessionid';
 export { PditView, PditDocumentWidget } from './widget';
@@ -187,6 +189,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ];
     for (const [command, k] of keys) {
       commands.addKeyBinding({ command, keys: k, selector });
+    }
+
+    for (const command of addOutputCommands(commands, current)) {
+      palette?.addItem({ command, category: 'pdit' });
     }
 
     if (palette) {
