@@ -3,6 +3,7 @@ stale and cleared outputs, wide outputs and the resizable split."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,9 @@ MEASURE = """async () => {
             }
             previous = delta;
         }
-        out.push({line, delta, height: node.getBoundingClientRect().height});
+        const column = node.parentElement.getBoundingClientRect().top;
+        const box = node.getBoundingClientRect();
+        out.push({line, delta, top: box.top - column, bottom: box.bottom - column});
     }
     return out;
 }"""
@@ -80,10 +83,14 @@ def measure(page: Any) -> list[dict[str, float]]:
 
 
 def assert_aligned(rows: list[dict[str, float]], count: int) -> float:
+    """Every output level with its line, and none over the next one; the worst offset."""
     assert len(rows) == count
     worst = max(abs(row["delta"]) for row in rows)
     off = [row for row in rows if abs(row["delta"]) > TOLERANCE]
     assert not off, off
+    ordered = sorted(rows, key=lambda row: row["top"])
+    overlapping = [(a, b) for a, b in itertools.pairwise(ordered) if a["bottom"] > b["top"] + 0.5]
+    assert not overlapping, overlapping
     return worst
 
 
@@ -192,7 +199,9 @@ print("end")
 """
 
 
-def test_an_edit_marks_stale_a_rerun_replaces_a_deletion_removes(lab: Lab, context: Any) -> None:
+def test_an_edit_marks_stale_a_rerun_replaces_a_deletion_removes(
+    lab: Lab, context: Any, tmp_path: Path
+) -> None:
     lab.write("stale.py", SMALL)
     page = context.new_page()
     open_pdit(page, lab, "stale.py")
@@ -206,6 +215,7 @@ def test_an_edit_marks_stale_a_rerun_replaces_a_deletion_removes(lab: Lab, conte
     page.locator(
         f'{VIEW} .jp-pdit-statement[data-pdit-line-start="2"].jp-pdit-mod-stale'
     ).wait_for()
+    page.screenshot(path=str(tmp_path / "stale.png"))
     assert float(value.evaluate("n => getComputedStyle(n).opacity")) < 0.6
     assert "stale" in value.locator(".jp-pdit-status").evaluate(
         "n => getComputedStyle(n, '::before').content"
