@@ -28,6 +28,7 @@ import {
   Toolbar
 } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
+import { addOutputCommands, OutputCommandIDs } from './outputcommands';
 import {
   confirmRestart,
   exportLastRun,
@@ -49,6 +50,7 @@ import {
 
 export * from './client';
 export { OutputModel } from './model';
+export { addOutputCommands, OutputCommandIDs } from './outputcommands';
 export { optionsFromServerSettings } from './settings';
 export { sessionIdForPath } from './sessionid';
 export { PditView, PditDocumentWidget } from './widget';
@@ -75,12 +77,6 @@ export namespace CommandIDs {
   export const invokeCompleter = 'pdit:invoke-completer';
   export const selectCompleter = 'pdit:select-completer';
   export const contextualHelp = 'pdit:contextual-help';
-}
-
-/** Commands of the view that another part of the extension registers (coordinated by id). */
-export namespace ViewCommandIDs {
-  export const clearOutputs = 'pdit-gateway:clear-outputs';
-  export const restartClear = 'pdit-gateway:restart-clear';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -313,34 +309,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
           }
         });
       }
-      // the minimal clear, while the view itself does not register its own
-      void app.restored.then(() => {
-        if (!commands.hasCommand(ViewCommandIDs.clearOutputs)) {
-          commands.addCommand(ViewCommandIDs.clearOutputs, {
-            label: 'Clear Outputs (pdit)',
-            isEnabled,
-            execute: () => current()?.model.clear()
-          });
-        }
-        if (!commands.hasCommand(ViewCommandIDs.restartClear)) {
-          commands.addCommand(ViewCommandIDs.restartClear, {
-            label: 'Restart Kernel and Clear (pdit)',
-            isEnabled,
-            execute: async () => {
-              const widget = currentWidget();
-              if (
-                widget &&
-                (await confirmRestart(widget, ' The outputs are cleared.'))
-              ) {
-                widget.content.restartKernel();
-                widget.content.model.clear();
-                return true;
-              }
-              return false;
-            }
-          });
-        }
-      });
     };
 
     /** Contextual Help: the inspection of the name at the cursor, in a panel beside. */
@@ -455,6 +423,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     addLabCommands();
 
+    const confirmCurrent = async (): Promise<boolean> => {
+      const widget = tracker.currentWidget;
+      return (
+        widget !== null &&
+        (await confirmRestart(widget, ' The outputs are cleared.'))
+      );
+    };
+    for (const command of addOutputCommands(
+      commands,
+      current,
+      confirmCurrent
+    )) {
+      palette?.addItem({ command, category: 'pdit' });
+    }
+
     if (palette) {
       for (const command of Object.values(CommandIDs)) {
         if (commands.hasCommand(command)) {
@@ -482,7 +465,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         isEnabled: isPdit
       });
       users.clearWidget.add({
-        id: ViewCommandIDs.restartClear,
+        id: OutputCommandIDs.restartClear,
         isEnabled: isPdit
       });
       users.changeKernel.add({
@@ -493,7 +476,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       mainMenu.runMenu.addGroup(
         [
           { command: CommandIDs.runCells },
-          { command: ViewCommandIDs.clearOutputs }
+          { command: OutputCommandIDs.clearOutputs }
         ],
         1000
       );

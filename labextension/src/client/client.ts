@@ -23,7 +23,7 @@ import {
   SessionSnapshot,
   WelcomeReply
 } from './protocol';
-import { ISignal, Signal } from './signal';
+import { ISignal, Signal } from '@lumino/signaling';
 
 /** The connection's state; `closed` is final (after `dispose()` or too many failed attempts). */
 
@@ -302,7 +302,7 @@ export class PditClient {
   }
 
   /** Emits each new connection state. */
-  get stateChanged(): ISignal<ConnectionState> {
+  get stateChanged(): ISignal<this, ConnectionState> {
     return this._stateChanged;
   }
 
@@ -311,17 +311,17 @@ export class PditClient {
     return this._kernelState;
   }
 
-  get kernelStateChanged(): ISignal<KernelState | null> {
+  get kernelStateChanged(): ISignal<this, KernelState | null> {
     return this._kernelStateChanged;
   }
 
   /** Emits every `welcome` (one per connection). */
-  get welcomed(): ISignal<WelcomeReply> {
+  get welcomed(): ISignal<this, WelcomeReply> {
     return this._welcomed;
   }
 
   /** Emits every `error` reply (also those routed to an execution). */
-  get errorReceived(): ISignal<ErrorReply> {
+  get errorReceived(): ISignal<this, ErrorReply> {
     return this._errorReceived;
   }
 
@@ -829,8 +829,10 @@ export class PditClient {
   private _connectTimer: ReturnType<typeof setTimeout> | null = null;
   private _readyResolve!: (welcome: WelcomeReply) => void;
   private _readyReject!: (err: Error) => void;
-  private readonly _stateChanged = new Signal<ConnectionState>();
-  private readonly _kernelStateChanged = new Signal<KernelState | null>();
-  private readonly _welcomed = new Signal<WelcomeReply>();
-  private readonly _errorReceived = new Signal<ErrorReply>();
+  private readonly _stateChanged = new Signal<this, ConnectionState>(this);
+  private readonly _kernelStateChanged = new Signal<this, KernelState | null>(
+    this
+  );
+  private readonly _welcomed = new Signal<this, WelcomeReply>(this);
+  private readonly _errorReceived = new Signal<this, ErrorReply>(this);
 }
