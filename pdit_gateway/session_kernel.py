@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,18 @@ def _no_status(payload: dict[str, Any]) -> None:
 
 def _never_busy() -> bool:
     return False
+
+
+def _restarting_elsewhere(km: Any) -> bool:
+    """Whether the server's kernel manager is shutting ``km``'s process down or starting one.
+
+    jupyter_client's ``KernelManager`` sets ``shutting_down`` for the whole shutdown (its own
+    restarter reads it for the same race) and keeps ``ready`` pending while a start runs.
+    """
+    if getattr(km, "shutting_down", False) is True:
+        return True
+    ready = getattr(km, "ready", None)
+    return isinstance(ready, (asyncio.Future, concurrent.futures.Future)) and not ready.done()
 
 
 class SessionKernel(LoggingConfigurable):
@@ -255,6 +268,11 @@ class SessionKernel(LoggingConfigurable):
             km = self.kernel_manager.get_kernel(self.kernel_id)
         except KeyError:
             return False
+        if _restarting_elsewhere(km):
+            # Another client restarts it through the server (/api/kernels): the old process is
+            # gone and the new one not up yet. That is no death; the prologue of the next run
+            # notices the new process and installs the set-up again.
+            return True
         alive = km.is_alive()
         if inspect.isawaitable(alive):
             alive = await alive
