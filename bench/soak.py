@@ -45,6 +45,7 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
+from pdit_gateway.client import GatewayAddress, execute_frame
 from pdit_gateway.process import free_port, gateway_argv
 
 # -- bounds (seconds): every wait in this script has one --------------------------------------
@@ -517,9 +518,10 @@ class Gateway:
         return json.loads(response.body) if response.body else None
 
     def ws_request(self, session_id: str) -> HTTPRequest:
+        address = GatewayAddress.local(self.port, self.token)
         return HTTPRequest(
-            f"ws://127.0.0.1:{self.port}/pdit/api/sessions/{session_id}/channel",
-            headers={"Authorization": f"token {self.token}"},
+            address.channel_url(session_id),
+            headers=address.headers(),
             connect_timeout=CONNECT_TIMEOUT,
             request_timeout=CONNECT_TIMEOUT,
         )
@@ -951,14 +953,9 @@ class Worker:
         )
         cancel_delay = self.rng.uniform(0, 0.5)
         cancel_at: float | None = None
-        request: dict[str, Any] = {
-            "type": "execute",
-            "executionId": track.eid,
-            "script": spec.script,
-            "scriptName": f"{kind}.py",
-        }
-        if spec.timeout is not None:
-            request["timeout"] = spec.timeout
+        request = execute_frame(
+            spec.script, execution_id=track.eid, script_name=f"{kind}.py", timeout=spec.timeout
+        )
         await self.send(request)
         deadline = track.sent + self.gateway.hang_after(spec.timeout)
         seen = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -9,15 +10,21 @@ from typing import Any
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from traitlets import Bool, Float, Integer, Type, Unicode, default
+from traitlets import Bool, Float, Integer, TraitType, Type, Unicode, default
+from traitlets.config import Config, Configurable
 
 from ._version import __version__
-from .errors import PditUIUnavailableError
+from .errors import PditUIUnavailableError, StoreError
 from .files import FileService, FileWatchers
 from .handlers import handlers, pdit_ui_handlers, unavailable_handlers
+from .introspect import Introspector
+from .labsessions import JupyterSessions
 from .pdit_ui import EDIT_PREFIX, UI_PATH, editor_query, pdit_static_dir
-from .sessions import PditSessionManager, SessionOptions
-from .store import StoreError, default_db_path, open_store
+from .pool import KernelPool
+from .runner import ExecutionPolicy
+from .session_kernel import SessionKernel
+from .sessions import PditSessionManager
+from .store import default_db_path, open_store
 
 #: Command-line flags of the standalone server (``pdit-gateway --pdit-ui script.py``).
 PDIT_FLAGS = {
@@ -27,6 +34,67 @@ PDIT_FLAGS = {
         "a script given on the command line opens in it.",
     ),
 }
+
+
+#: The options that live on the configurable that uses them and keep their first name on the
+#: app as well: ``PditGatewayApp.<name>`` is forwarded to ``<class>.<name>``.
+FORWARDED: dict[str, type[Configurable]] = {
+    name: klass
+    for klass, names in (
+        (
+            ExecutionPolicy,
+            (
+                "execution_timeout",
+                "interrupt_grace",
+                "iopub_timeout",
+                "max_output_bytes",
+                "max_execution_output_bytes",
+                "output_tail_bytes",
+                "pipeline_depth",
+            ),
+        ),
+        (
+            PditSessionManager,
+            (
+                "default_kernel_name",
+                "max_queue",
+                "max_clients_per_session",
+                "event_log_size",
+                "event_log_bytes",
+                "event_log_total_bytes",
+                "execution_history_size",
+                "execution_history_bytes",
+                "execution_max_age",
+                "session_idle_timeout",
+                "maintenance_interval",
+            ),
+        ),
+        (
+            SessionKernel,
+            (
+                "kernel_ready_timeout",
+                "kernel_poll_interval",
+                "restart_dead_kernels",
+                "digest_history_size",
+                "kernel_iopub_hwm",
+            ),
+        ),
+        (KernelPool, ("kernel_pool_size",)),
+    )
+    for name in names
+}
+
+
+def forwarded(name: str) -> TraitType[Any, Any]:
+    """Return the app's copy of the trait ``FORWARDED[name].<name>``: same type, bounds,
+    default and help, with a line saying where it goes."""
+    klass = FORWARDED[name]
+    trait: TraitType[Any, Any] = copy.copy(klass.class_traits()[name])
+    trait.help = (
+        f"{trait.help} (Forwarded to {klass.__name__}.{name}, which wins when both are set.)"
+    )
+    trait.__doc__ = trait.help
+    return trait
 
 
 class PditGatewayApp(ExtensionApp):
@@ -39,6 +107,14 @@ class PditGatewayApp(ExtensionApp):
     extension_url = "/pdit/api/sessions"
     load_other_extensions = True
     flags = {**ExtensionApp.flags, **PDIT_FLAGS}  # noqa: RUF012 (traitlets reads the class dict)
+    # the classes a generated config file (--generate-config) covers
+    classes = [  # noqa: RUF012 (traitlets reads the class dict)
+        *ExtensionApp.classes,
+        PditSessionManager,
+        SessionKernel,
+        KernelPool,
+        ExecutionPolicy,
+    ]
 
     session_manager_class = Type(
         default_value=PditSessionManager,
@@ -46,41 +122,33 @@ class PditGatewayApp(ExtensionApp):
         config=True,
         help="The class that maps session ids to sessions and kernels.",
     )
-    execution_timeout = Float(
-        0.0,
-        min=0.0,
-        config=True,
-        help="Seconds an execution may run before the kernel is interrupted (0 = no limit). "
-        "An execute request's own 'timeout' overrides it.",
-    )
-    interrupt_grace = Float(
-        3.0,
-        min=0.0,
-        config=True,
-        help="Seconds to wait after an interrupt (timeout, cancel) for the kernel to stop before "
-        "it is restarted.",
-    )
-    iopub_timeout = Float(
-        4.0,
-        min=0.0,
-        config=True,
-        help="Seconds without output after which a statement the kernel has replied to is "
-        "finished with what arrived (0 = wait as long as it takes).",
-    )
-    max_queue = Integer(
-        100,
-        min=0,
-        config=True,
-        help="Executions one session may hold queued behind the running one (0 = no limit).",
-    )
-    max_clients_per_session = Integer(
-        100,
-        min=0,
-        config=True,
-        help="WebSocket connections one session accepts at once, on both endpoints (count; "
-        "0 = no limit); one more is closed at once with code 1008 and a reason. Each "
-        "connection costs about 150 KB (its compressor among it) and a share of every fan-out.",
-    )
+
+    # the options that moved to the classes that use them, under their first names
+    execution_timeout = forwarded("execution_timeout")
+    interrupt_grace = forwarded("interrupt_grace")
+    iopub_timeout = forwarded("iopub_timeout")
+    max_output_bytes = forwarded("max_output_bytes")
+    max_execution_output_bytes = forwarded("max_execution_output_bytes")
+    output_tail_bytes = forwarded("output_tail_bytes")
+    pipeline_depth = forwarded("pipeline_depth")
+    default_kernel_name = forwarded("default_kernel_name")
+    max_queue = forwarded("max_queue")
+    max_clients_per_session = forwarded("max_clients_per_session")
+    event_log_size = forwarded("event_log_size")
+    event_log_bytes = forwarded("event_log_bytes")
+    event_log_total_bytes = forwarded("event_log_total_bytes")
+    execution_history_size = forwarded("execution_history_size")
+    execution_history_bytes = forwarded("execution_history_bytes")
+    execution_max_age = forwarded("execution_max_age")
+    session_idle_timeout = forwarded("session_idle_timeout")
+    maintenance_interval = forwarded("maintenance_interval")
+    kernel_ready_timeout = forwarded("kernel_ready_timeout")
+    kernel_poll_interval = forwarded("kernel_poll_interval")
+    restart_dead_kernels = forwarded("restart_dead_kernels")
+    digest_history_size = forwarded("digest_history_size")
+    kernel_iopub_hwm = forwarded("kernel_iopub_hwm")
+    kernel_pool_size = forwarded("kernel_pool_size")
+
     max_message_size = Integer(
         8 * 1024 * 1024,
         min=1024,
@@ -88,145 +156,6 @@ class PditGatewayApp(ExtensionApp):
         help="Largest client frame in bytes; a larger frame is answered with an error "
         "'message-too-large' and the connection kept (up to twice this size, beyond which the "
         "WebSocket layer closes the connection with code 1009).",
-    )
-    max_output_bytes = Integer(
-        4 * 1024 * 1024,
-        min=0,
-        config=True,
-        help="Bytes of output one statement may send and keep (0 = no limit): UTF-8 bytes of "
-        "stream text plus the characters of every display and result. Past it stream output "
-        "is elided, keeping a tail of output_tail_bytes, and displays and results are elided; "
-        "an elision marker on stderr says how many bytes (and displays) were elided.",
-    )
-    max_execution_output_bytes = Integer(
-        16 * 1024 * 1024,
-        min=0,
-        config=True,
-        help="Bytes of output one execution may keep, all its statements together (0 = no "
-        "limit); each statement's allowance is max_output_bytes or what the statements before "
-        "left, whichever is less, so an execution holds at most about this much in memory "
-        "and in the database.",
-    )
-    output_tail_bytes = Integer(
-        16 * 1024,
-        min=0,
-        config=True,
-        help="Bytes of the end of an over-long statement output kept and sent after the elision "
-        "marker.",
-    )
-    event_log_size = Integer(
-        10_000,
-        min=1,
-        config=True,
-        help="Events retained per session for replay after a reconnect; older ones are "
-        "dropped and a client that needs them gets a 'resync' snapshot.",
-    )
-    execution_history_size = Integer(
-        100,
-        min=0,
-        config=True,
-        help="Finished executions retained per session for snapshots (0 = no limit).",
-    )
-    execution_history_bytes = Integer(
-        64 * 1024 * 1024,
-        min=0,
-        config=True,
-        help="Bytes of output (characters of the results' output items) that the finished "
-        "executions retained per session may hold (0 = no limit); past it the oldest are "
-        "dropped, from memory and from the database. The newest finished execution is kept.",
-    )
-    default_kernel_name = Unicode(
-        "",
-        config=True,
-        help="Kernel spec name for new sessions (empty = the server's default kernel).",
-    )
-    kernel_ready_timeout = Float(
-        60.0,
-        min=1.0,
-        config=True,
-        help="Seconds to wait for a new or restarted kernel to answer before it counts as dead.",
-    )
-    kernel_poll_interval = Float(
-        1.0,
-        min=0.0,
-        config=True,
-        help="Seconds between liveness checks of each session's kernel (0 = no checks).",
-    )
-    restart_dead_kernels = Bool(
-        True, config=True, help="Restart a session's kernel when it dies (its namespace is lost)."
-    )
-    digest_history_size = Integer(
-        4096,
-        min=0,
-        config=True,
-        help="Signatures of received kernel messages remembered per local kernel to refuse "
-        "replayed messages (count; 0 = jupyter_client's Session.digest_history_size, 65,536). "
-        "Each takes about 130 bytes: the default window costs about 0.5 MB per kernel instead "
-        "of 8 MB, and jupyter_client drops 10% of the window, chosen at random, when it is full.",
-    )
-    kernel_iopub_hwm = Integer(
-        0,
-        min=-1,
-        config=True,
-        help="IOPub messages a local ipykernel the gateway starts queues per subscriber before "
-        "ZeroMQ drops them (0 = no limit: a lagging subscriber costs the kernel memory, never "
-        "output). Such kernels run pdit_gateway.kernel_launcher, ipykernel with this one "
-        "change; -1 leaves them to ipykernel's own launcher and ZeroMQ's limit of 1,000, past "
-        "which a busy machine loses output silently. Kernels of another Python and kernels "
-        "that others start on the same server keep their own launchers.",
-    )
-    pipeline_depth = Integer(
-        1,
-        min=0,
-        config=True,
-        help="Statements of one execution sent to the kernel and not yet replied to (0 = all "
-        "at once). With 1 the next statement leaves when the kernel replies 'ok' to the one "
-        "before, while the kernel still publishes that statement's idle status, so no "
-        "statement ever runs after a failed or interrupted one. With more, statements wait in "
-        "the kernel and rely on its stop_on_error, which aborts only the requests it already "
-        "holds when the error happens: under load a statement after a failed one can run.",
-    )
-    event_log_bytes = Integer(
-        16 * 1024 * 1024,
-        min=0,
-        config=True,
-        help="Bytes of encoded events retained per session (0 = no limit besides "
-        "event_log_size); the oldest go first.",
-    )
-    event_log_total_bytes = Integer(
-        512 * 1024 * 1024,
-        min=0,
-        config=True,
-        help="Bytes of encoded events retained by all sessions together (0 = no limit); past "
-        "it the oldest events of the largest logs are dropped.",
-    )
-    execution_max_age = Float(
-        24 * 3600.0,
-        min=0.0,
-        config=True,
-        help="Seconds a finished execution stays in memory after it ended (0 = no limit); "
-        "older ones are dropped by the maintenance task (and from the database).",
-    )
-    session_idle_timeout = Float(
-        0.0,
-        min=0.0,
-        config=True,
-        help="Seconds a session may stay idle — no client connected, nothing queued or "
-        "running — before it is culled and its kernel shut down (0 = never).",
-    )
-    maintenance_interval = Float(
-        30.0,
-        min=0.0,
-        config=True,
-        help="Seconds between passes of the maintenance task that drops expired history "
-        "and culls idle sessions (0 = no task).",
-    )
-    kernel_pool_size = Integer(
-        1,
-        min=0,
-        config=True,
-        help="Kernels of the default kernel spec kept started and connected for new sessions "
-        "(0 = none); a pooled kernel is used once, and the pool refills in the background.",
     )
     db_path = Unicode(
         config=True,
@@ -338,34 +267,19 @@ class PditGatewayApp(ExtensionApp):
         serverapp.flags.update(PDIT_FLAGS)
         return serverapp
 
-    def session_options(self) -> SessionOptions:
-        """Return the traits that sessions run under."""
-        return SessionOptions(
-            execution_timeout=self.execution_timeout,
-            interrupt_grace=self.interrupt_grace,
-            iopub_timeout=self.iopub_timeout,
-            max_queue=self.max_queue,
-            max_clients_per_session=self.max_clients_per_session,
-            max_output_bytes=self.max_output_bytes,
-            output_tail_bytes=self.output_tail_bytes,
-            max_execution_output_bytes=self.max_execution_output_bytes,
-            execution_history_bytes=self.execution_history_bytes,
-            event_log_size=self.event_log_size,
-            execution_history_size=self.execution_history_size,
-            default_kernel_name=self.default_kernel_name,
-            kernel_ready_timeout=self.kernel_ready_timeout,
-            kernel_poll_interval=self.kernel_poll_interval,
-            restart_dead_kernels=self.restart_dead_kernels,
-            pipeline_depth=self.pipeline_depth,
-            digest_history_size=self.digest_history_size,
-            event_log_bytes=self.event_log_bytes,
-            event_log_total_bytes=self.event_log_total_bytes,
-            execution_max_age=self.execution_max_age,
-            session_idle_timeout=self.session_idle_timeout,
-            maintenance_interval=self.maintenance_interval,
-            kernel_pool_size=self.kernel_pool_size,
-            kernel_iopub_hwm=self.kernel_iopub_hwm,
-        )
+    def manager_config(self) -> Config:
+        """Return the configuration the session manager (and the classes it builds) reads:
+        the server's, with every forwarded option set on the app (a value other than its
+        default) copied to its class, unless the class's own section sets it."""
+        config = copy.deepcopy(self.config)
+        for name, klass in FORWARDED.items():
+            value = getattr(self, name)
+            if value == self.trait_defaults(name):
+                continue
+            section = config[klass.__name__]
+            if name not in section:
+                section[name] = value
+        return config
 
     #: Why the execution store cannot be used (the routes then answer 503); None when it can.
     store_failure: str | None = None
@@ -382,11 +296,13 @@ class PditGatewayApp(ExtensionApp):
         try:
             manager = self.session_manager_class(
                 parent=self,
+                config=self.manager_config(),
                 log=self.log,
                 kernel_manager=self.serverapp.kernel_manager,
-                options=self.session_options(),
                 store=open_store(self.db_path, self.log),
                 root_dir=root_dir,
+                # inside JupyterLab the pool starts with the first pdit session
+                lazy_pool=self.serverapp.starter_app is not self,
             )
         except StoreError as err:
             advice = (
@@ -405,6 +321,12 @@ class PditGatewayApp(ExtensionApp):
         self.settings.update(
             {
                 "pdit_session_manager": manager,
+                "pdit_introspector": Introspector(parent=self, log=self.log),
+                "pdit_jupyter_sessions": JupyterSessions(
+                    getattr(self.serverapp, "session_manager", None),
+                    getattr(self.serverapp, "kernel_spec_manager", None),
+                    self.log,
+                ),
                 "pdit_files": FileService(root_dir, watchers, self.max_file_bytes),
                 "pdit_stream_interval": self.pdit_stream_interval,
                 "pdit_session_idle_timeout": self.pdit_session_idle_timeout,
@@ -465,6 +387,10 @@ class PditGatewayApp(ExtensionApp):
         manager: Any = self.settings.get("pdit_session_manager")
         if manager is not None:
             await manager.shutdown()
+        for name in ("pdit_jupyter_sessions", "pdit_introspector"):
+            service: Any = self.settings.get(name)
+            if service is not None:
+                await service.close()
         files: Any = self.settings.get("pdit_files")
         if files is not None:
             await files.watchers.close()

@@ -8,20 +8,24 @@ from typing import Any
 
 from .clients import Client, Transport
 from .errors import GatewayError, SessionBusyError
+from .introspect import Introspector
+from .labsessions import JupyterSessions
 from .protocol import (
     CancelRequest,
+    ChangeKernelRequest,
     ExecuteRequest,
     GetStateRequest,
     InputReplyRequest,
     InterruptRequest,
+    IntrospectRequest,
     PingRequest,
     ResetRequest,
     ResumeRequest,
     decode_frame,
     parse_request,
 )
-from .runner import spawn
 from .sessions import Session
+from .tasks import spawn
 
 
 class Channel:
@@ -33,14 +37,24 @@ class Channel:
     """
 
     def __init__(
-        self, session: Session, transport: Transport, max_message_size: int, log: logging.Logger
+        self,
+        session: Session,
+        transport: Transport,
+        max_message_size: int,
+        log: logging.Logger,
+        introspector: Introspector | None = None,
+        jupyter_sessions: JupyterSessions | None = None,
     ) -> None:
         self.session = session
         self.max_message_size = max_message_size
         self.log = log
+        self.introspector = introspector
+        self.jupyter_sessions = jupyter_sessions
         self.welcome_seq = session.event_log.last_seq
         self.client: Client = session.attach(transport)
         self._tasks: set[asyncio.Task[Any]] = set()
+        if jupyter_sessions is not None:
+            jupyter_sessions.follow(session)
 
     def handle(self, raw: str | bytes) -> None:
         """Act on one frame; every failure is answered with an ``error`` and the connection kept."""
@@ -91,6 +105,31 @@ class Channel:
             self.client.reply(session.pong(request.id))
         elif isinstance(request, InputReplyRequest):
             session.answer_input(request.value, request.execution_id)
+        elif isinstance(request, IntrospectRequest):
+            spawn(self._tasks, self._introspect(request), f"pdit-{request.kind}")
+        elif isinstance(request, ChangeKernelRequest):
+            if self.jupyter_sessions is None:
+                raise GatewayError("changing the kernel is not available here")
+            change = self.jupyter_sessions.change_kernel(session, request.kernel_name)
+            spawn(self._tasks, self._guard(change), "pdit-change-kernel")
+
+    async def _introspect(self, request: IntrospectRequest) -> None:
+        """Answer ``complete``/``inspect``; an error carries the request's ``id``."""
+        try:
+            if self.introspector is None:
+                raise GatewayError("completion and inspection are not available here")
+            reply = await self.introspector.answer(self.session, request)
+        except GatewayError as err:
+            reply = {**err.to_event(), "id": request.id}
+        except Exception:
+            self.log.exception("pdit session %s: %s failed", self.session.session_id, request.kind)
+            reply = {
+                "type": "error",
+                "code": "internal-error",
+                "message": f"the {request.kind} failed",
+                "id": request.id,
+            }
+        self.client.reply(reply)
 
     async def _guard(self, action: Any) -> None:
         try:

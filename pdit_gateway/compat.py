@@ -21,6 +21,8 @@ from typing import Any
 from jupyter_client.adapter import adapt
 from jupyter_client.session import Session
 
+from .jsontypes import JSONDict
+
 # --- Tornado: several WebSocket messages in one write ------------------------------------
 
 
@@ -102,7 +104,7 @@ def fast_replay_check(session: Session) -> Callable[[bytes], None] | None:
     return add  # type: ignore[no-any-return]
 
 
-def deserialize(session: Session, parts: list[Any]) -> dict[str, Any]:
+def deserialize(session: Session, parts: list[Any]) -> JSONDict:
     """Return the message in ``parts`` as ``Session.deserialize`` does, without parsing dates.
 
     jupyter_client turns the header's and parent header's ``date`` into datetimes with
@@ -138,7 +140,7 @@ def deserialize(session: Session, parts: list[Any]) -> dict[str, Any]:
         "content": session.unpack(frames[4]),
         "buffers": [memoryview(bytes(getattr(part, "bytes", part))) for part in parts[5:]],
     }
-    adapted: dict[str, Any] = adapt(message)
+    adapted: JSONDict = adapt(message)
     return adapted
 
 
@@ -227,7 +229,7 @@ class ActivityRecorder:
         self.kernel = kernel
         return True
 
-    def record(self, msg: dict[str, Any]) -> None:
+    def record(self, msg: JSONDict) -> None:
         """Apply one iopub message as jupyter_server's ``record_activity`` does."""
         kernel = self.kernel
         if kernel is None:

@@ -203,3 +203,33 @@ class PditUIUnavailableError(GatewayError):
     """``pdit_ui`` is on but the ``pdit`` package (its web client) is not installed."""
 
     code = "pdit-ui-unavailable"
+
+
+class StoreError(GatewayError):
+    """The execution database cannot be opened or read."""
+
+    code = "store-error"
+
+
+class IntrospectionTimeoutError(GatewayError):
+    """The kernel did not answer a ``complete`` or ``inspect`` request in time."""
+
+    code = "introspection-timeout"
+
+
+class IntrospectionUnavailableError(GatewayError):
+    """The session's kernel cannot be asked for completions here (a remote kernel)."""
+
+    code = "introspection-unavailable"
+
+
+class UnknownKernelSpecError(GatewayError):
+    """A ``change-kernel`` naming a kernel spec the server does not have."""
+
+    code = "unknown-kernel-spec"
+
+
+class NoExecutionError(GatewayError):
+    """An export of a session with no execution of the script to export."""
+
+    code = "no-execution"

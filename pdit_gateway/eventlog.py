@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from itertools import islice
 from typing import Any
 
 from .protocol import encode
-
-
-def utcnow() -> datetime:
-    """Return the current time as a timezone-aware UTC datetime."""
-    return datetime.now(timezone.utc)
-
-
-def isoformat(moment: datetime | None) -> str | None:
-    """Format a UTC datetime as ISO 8601 with milliseconds and a ``Z`` suffix."""
-    if moment is None:
-        return None
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from .timestamps import isoformat, utcnow
 
 
 @dataclass(frozen=True, slots=True)

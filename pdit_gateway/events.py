@@ -6,6 +6,9 @@ import json
 import re
 from typing import Any
 
+from .jsontypes import JSONDict
+from .outputs import ItemForm, OutputArea, OutputType
+
 __all__ = [
     "JSONDict",
     "StatementOutput",
@@ -15,7 +18,6 @@ __all__ = [
     "terminal_text",
 ]
 
-JSONDict = dict[str, Any]
 
 # CSI sequences (colours, cursor moves), OSC sequences (titles, hyperlinks) and
 # the remaining two-character escapes.
@@ -29,7 +31,6 @@ _IMAGE_RANK = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+
 _TEXT_RANK = ("text/html", "text/markdown", "application/json", "text/plain")
 
 _CLEARING_TYPES = frozenset({"stream", "display_data", "execute_result", "error"})
-_STREAM_TYPES = frozenset({"stdout", "stderr"})
 # UTF-8 continuation bytes look like 0b10xxxxxx.
 _CONTINUATION_MASK = 0xC0
 _CONTINUATION_BITS = 0x80
@@ -88,6 +89,7 @@ def output_item(
     data: JSONDict,
     metadata: JSONDict | None = None,
     display_id: str | None = None,
+    output_type: OutputType = "display_data",
 ) -> JSONDict:
     """Build an OutputItem from a MIME bundle.
 
@@ -99,17 +101,24 @@ def output_item(
         The bundle's metadata; per-MIME entries or top-level ``width``/``height``.
     display_id : str, optional
         The ``transient.display_id`` of the message, if any.
+    output_type : {"display_data", "execute_result"}, optional
+        The Jupyter output type of the message the bundle came in.
 
     Returns
     -------
     dict
-        ``{"type": mime, "content": str}`` for the preferred MIME type, plus
+        ``{"type": mime, "content": str, "outputType": output_type}`` for the preferred
+        MIME type, plus
         ``width``/``height`` for images when known, ``data``/``metadata`` when the
         bundle has more than one MIME type, and ``displayId`` when given.
     """
     meta = metadata or {}
     mime = _preferred_mime(data)
-    item: JSONDict = {"type": mime, "content": _content(mime, data.get(mime, ""))}
+    item: JSONDict = {
+        "type": mime,
+        "content": _content(mime, data.get(mime, "")),
+        "outputType": output_type,
+    }
     if mime.startswith("image/"):
         mime_meta = meta.get(mime)
         for key in ("width", "height"):
@@ -141,7 +150,8 @@ def error_item(ename: str, evalue: str, traceback: list[str]) -> JSONDict:
     Returns
     -------
     dict
-        ``{"type": "error", "content", "ename", "evalue", "traceback"}``; ``content``
+        ``{"type": "error", "content", "ename", "evalue", "traceback", "outputType":
+        "error"}``; ``content``
         is the traceback without ANSI codes, or ``"ename: evalue"`` when the
         traceback is empty.
     """
@@ -152,6 +162,7 @@ def error_item(ename: str, evalue: str, traceback: list[str]) -> JSONDict:
         "ename": ename,
         "evalue": evalue,
         "traceback": list(traceback),
+        "outputType": "error",
     }
 
 
@@ -193,9 +204,9 @@ class StatementOutput:
         self.elided_bytes = 0
         self.elided_items = 0
         self._cap: int | None = max_output_bytes if max_output_bytes > 0 else None
-        self._items: list[JSONDict] = []
+        # streams merged, clear_output and display updates applied (outputs.py has the rules)
+        self._area = OutputArea(ItemForm())
         self._error: JSONDict | None = None
-        self._clear_pending = False
         self._stream_bytes = 0
         self._limited = False
         # Stream text past the limit, as (name, UTF-8 bytes) pieces cut at
@@ -222,7 +233,7 @@ class StatementOutput:
     @property
     def output(self) -> list[JSONDict]:
         """The statement's output so far, in order, adjacent streams merged."""
-        return [dict(item) for item in self._items]
+        return [dict(item) for item in self._area.entries]
 
     @property
     def error(self) -> JSONDict | None:
@@ -256,7 +267,7 @@ class StatementOutput:
         if msg_type == "clear_output":
             wait = bool(content.get("wait", False))
             if wait:
-                self._clear_pending = True
+                self._area.clear(wait=True)
             else:
                 self._clear()
             return [{"type": "clear", "wait": wait}]
@@ -270,7 +281,7 @@ class StatementOutput:
                 return []
             display_id = _display_id(content)
             item = output_item(data, content.get("metadata"), display_id)
-            self._items.append(dict(item))
+            self._area.add(dict(item))
             event: JSONDict = {"type": "display", "output": item, "update": False}
             if display_id is not None:
                 event["displayId"] = display_id
@@ -280,8 +291,10 @@ class StatementOutput:
             data = content.get("data") or {}
             if not self._admit(_bundle_size(data)):
                 return []
-            item = output_item(data, content.get("metadata"), _display_id(content))
-            self._items.append(dict(item))
+            item = output_item(
+                data, content.get("metadata"), _display_id(content), "execute_result"
+            )
+            self._area.add(item)
             return []
         if msg_type == "error":
             item = error_item(
@@ -290,7 +303,7 @@ class StatementOutput:
                 [str(line) for line in content.get("traceback") or []],
             )
             self._error = item
-            self._items.append(dict(item))
+            self._area.add(dict(item))
             return []
         if msg_type == "execute_input":
             self._set_count(content)
@@ -367,11 +380,9 @@ class StatementOutput:
         return [{"type": "stream", "name": name, "text": head}]
 
     def _append_stream(self, name: str, text: str) -> None:
-        last = self._items[-1] if self._items else None
-        if last is not None and last["type"] == name and name in _STREAM_TYPES:
-            last["content"] = str(last["content"]) + text
-        else:
-            self._items.append({"type": name, "content": text})
+        # a pending clear was applied before the text was admitted (or the text is the held
+        # tail, from before the clear)
+        self._area.stream(name, text, clears=False)
 
     def _push_tail(self, name: str, data: bytes) -> None:
         if self._tail and self._tail[-1][0] == name:
@@ -434,7 +445,7 @@ class StatementOutput:
             old = max(
                 (
                     _bundle_size(i.get("data") or {i["type"]: i.get("content", "")})
-                    for i in self._items
+                    for i in self._area.entries
                     if i.get("displayId") == display_id
                 ),
                 default=0,
@@ -443,18 +454,15 @@ class StatementOutput:
             if growth > 0 and not self._admit(growth):
                 return []
         item = output_item(data, content.get("metadata"), display_id)
-        for index, existing in enumerate(self._items):
-            if existing.get("displayId") == display_id:
-                self._items[index] = dict(item)
+        self._area.update(display_id, item)
         return [{"type": "display", "output": item, "update": True, "displayId": display_id}]
 
     def _apply_pending_clear(self) -> None:
-        if self._clear_pending:
+        if self._area.clear_pending:
             self._clear()
 
     def _clear(self) -> None:
-        self._clear_pending = False
-        self._items = []
+        self._area.clear()
         # Tail text came before the clear: it will never be shown.
         self.elided_bytes += self._tail_size
         self._tail = []

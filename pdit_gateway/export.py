@@ -6,17 +6,16 @@ import base64
 import html
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from .events import strip_ansi, terminal_text
+from .outputs import NbformatForm, OutputArea
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-    from .notebook import Block
-
-__all__ = ["notebook_blocks", "render_html", "render_output"]
+__all__ = ["Block", "notebook_blocks", "render_html", "render_output"]
 
 #: The order a bundle's types are tried in (Jupyter's display order, without JavaScript).
 DISPLAY_ORDER = (
@@ -72,10 +71,30 @@ pre { margin: 0; font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, 
 """
 
 
+@dataclass
+class Block:
+    """A run of a script's (or a cell's) lines and what it produced, for the HTML page.
+
+    Attributes
+    ----------
+    kind : {"code", "markdown", "text"}
+        A statement or code cell; a markdown string or cell; lines between statements.
+    first_line : int
+        The 1-based number of the first line.
+    lines : list of str
+        The source lines.
+    cell_index : int or None
+        The notebook cell that holds the block's outputs (``code``) or text (``markdown``).
+    """
+
+    kind: Literal["code", "markdown", "text"]
+    first_line: int
+    lines: list[str]
+    cell_index: int | None = None
+
+
 def notebook_blocks(nb: NotebookNode) -> list[Block]:
     """Return one block per cell of a notebook (lines numbered within each cell)."""
-    from .notebook import Block
-
     blocks: list[Block] = []
     for index, cell in enumerate(nb.cells):
         lines = str(cell.get("source", "")).split("\n")
@@ -165,19 +184,13 @@ def _row(block: Block, nb: NotebookNode, wide_markdown: bool) -> str:
 
 def _joined(outputs: Iterable[Any]) -> list[dict[str, Any]]:
     """Join adjacent stream outputs of one name (kernels cut streams where timing says)."""
-    joined: list[dict[str, Any]] = []
+    area = OutputArea(NbformatForm())
     for output in outputs:
-        last = joined[-1] if joined else None
-        if (
-            last is not None
-            and output.get("output_type") == "stream"
-            and last.get("output_type") == "stream"
-            and last.get("name") == output.get("name")
-        ):
-            last["text"] = _text(last.get("text", "")) + _text(output.get("text", ""))
+        if output.get("output_type") == "stream":
+            area.stream(str(output.get("name")), _text(output.get("text", "")))
         else:
-            joined.append(dict(output))
-    return joined
+            area.add(dict(output))
+    return area.entries
 
 
 def _source(block: Block, kind: str) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import posixpath
 from typing import Any, cast
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized, ws_authenticated
 from jupyter_server.base.handlers import APIHandler, FileFindHandler, JupyterHandler
@@ -33,6 +34,7 @@ from .files import FileService, has_hidden_part, shown
 from .pdit_compat import PditChannel
 from .pdit_ui import UI_PATH
 from .protocol import valid_session_id
+from .session_export import FORMATS, last_execution, render
 from .sessions import PditSessionManager
 
 AUTH_RESOURCE = "kernels"
@@ -298,6 +300,8 @@ class ChannelHandler(
                 WebSocketTransport(self),
                 int(self.settings["pdit_max_message_size"]),
                 self.log,
+                self.settings.get("pdit_introspector"),
+                self.settings.get("pdit_jupyter_sessions"),
             )
         except GatewayError as err:
             self.close(1008, close_reason(err.message))
@@ -525,6 +529,50 @@ class UnavailableHandler(PditTokenMixin, PditHandlerMixin, APIHandler):
         self._refuse()
 
 
+class ExportHandler(PditHandlerMixin, ExtensionHandlerMixin, APIHandler):
+    """``GET`` the session's last run (``?path=`` of that script) as ``?format=html|ipynb``."""
+
+    auth_resource = AUTH_RESOURCE
+    _media: str | None = None
+
+    def finish(self, *args: Any, **kwargs: Any) -> Any:
+        """Keep the export's own media type (``APIHandler.finish`` would make it JSON)."""
+        if self._media is None:
+            return super().finish(*args, **kwargs)
+        self.set_header("Content-Type", self._media)
+        return JupyterHandler.finish(self, *args, **kwargs)
+
+    @web.authenticated
+    @authorized
+    async def get(self, session_id: str) -> None:
+        """Answer the page or the notebook as a download named after the script."""
+        session_id = self.checked_session_id(session_id)
+        fmt = self.get_argument("format", "html")
+        if fmt not in FORMATS:
+            raise PditHTTPError(400, "invalid-field", "'format' must be html or ipynb")
+        path = self.get_argument("path", None) or None
+        try:
+            session = self.pdit_sessions.get(session_id)
+            execution = last_execution(session.executions.values(), path)
+        except UnknownSessionError as err:
+            raise PditHTTPError(404, err.code, err.message) from None
+        except GatewayError as err:
+            raise PditHTTPError(404, err.code, err.message) from None
+        name = posixpath.basename(execution.request.script_name or session_id)
+        try:
+            kernel_info = session.connection.kernel_info
+        except GatewayError:  # no kernel now: the export says no language
+            kernel_info = {}
+        body = render(execution, fmt, name, kernel_info)
+        media, suffix = FORMATS[fmt]
+        stem = name[: -len(".py")] if name.endswith(".py") else name
+        filename = stem + suffix
+        self._media = media
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename)}")
+        self.set_header("X-Pdit-Execution-Id", execution.execution_id)
+        self.finish(body)
+
+
 def pdit_ui_handlers(static_dir: str) -> list[tuple[Any, ...]]:
     """Return the routes of pdit's web client (``--pdit-ui``) served from ``static_dir``."""
     return [
@@ -540,6 +588,7 @@ def handlers() -> list[tuple[str, type]]:
         (r"/pdit/api/status", StatusHandler),
         (r"/pdit/api/sessions/?", SessionsHandler),
         (rf"/pdit/api/sessions/{_ID}/executions/{_ID}/?", ExecutionHandler),
+        (rf"/pdit/api/sessions/{_ID}/export/?", ExportHandler),
         (rf"/pdit/api/sessions/{_ID}/channel", ChannelHandler),
         (rf"/pdit/api/sessions/{_ID}/?", SessionHandler),
         (r"/ws/session", PditSessionHandler),

@@ -17,12 +17,11 @@ from jupyter_client.jsonutil import json_default
 from jupyter_client.session import Session
 
 from .compat import ActivityRecorder, deserialize, set_replay_window
-
-Message = dict[str, Any]
+from .jsontypes import JSONDict
 
 #: Kernel states that a remote gateway announces when the kernel process died.
 LIFECYCLE = frozenset({"restarting", "dead"})
-Listener = Callable[[str, Message], None]
+Listener = Callable[[str, JSONDict], None]
 """Called with the channel name (``"iopub"`` or ``"shell"``) and the message."""
 
 
@@ -35,7 +34,7 @@ class KernelConnection:
     events they emit keep the kernel's order.
     """
 
-    def __init__(self, log: logging.Logger, name: str) -> None:
+    def __init__(self, log: logging.Logger, name: str, probe_interval: float) -> None:
         self.log = log
         self.name = name
         self._listeners: dict[str, Listener] = {}
@@ -44,7 +43,7 @@ class KernelConnection:
         #: kernel died (jupyter_server's kernel WebSocket does so in gateway mode).
         self.on_lifecycle: Callable[[str], None] | None = None
         #: Seconds between two ``kernel_info`` probes while waiting for the kernel.
-        self.probe_interval = 0.25
+        self.probe_interval = probe_interval
         self._seen: set[str] = set()
         self._probe_ids: set[str] = set()
         self._ready: asyncio.Future[None] | None = None
@@ -71,6 +70,10 @@ class KernelConnection:
         """Whether the kernel process changed since the set-up was installed (a restart that
         did not go through the gateway, such as one through ``/api/kernels``)."""
         return self.pid is not None and self.pid() != self.setup_pid
+
+    def setup_installed(self) -> None:
+        """Note that the script set-up was installed in the kernel's current process."""
+        self.setup_pid = self.pid() if self.pid is not None else None
 
     async def probe(self, ready_timeout: float) -> None:
         """Send ``kernel_info`` until its reply and an iopub message of it both come back.
@@ -101,7 +104,7 @@ class KernelConnection:
                 continue
         self._probe_ids.clear()
 
-    def probe_answered(self, channel: str, msg: Message) -> bool:
+    def probe_answered(self, channel: str, msg: JSONDict) -> bool:
         """Take ``msg`` if it answers a probe (and note the channel); True if it did."""
         if not self._probe_ids:
             return False
@@ -118,7 +121,7 @@ class KernelConnection:
         """Send an ``execute_request`` with ``content``; return its ``msg_id``."""
         raise NotImplementedError
 
-    def send_input(self, value: str, parent: Message | None = None) -> None:
+    def send_input(self, value: str, parent: JSONDict | None = None) -> None:
         """Answer the kernel's ``input_request`` (``parent``) with ``value`` on stdin."""
         raise NotImplementedError
 
@@ -134,9 +137,9 @@ class KernelConnection:
         from .scripting import setup_code
 
         loop = asyncio.get_running_loop()
-        replied: asyncio.Future[Message] = loop.create_future()
+        replied: asyncio.Future[JSONDict] = loop.create_future()
 
-        def listener(channel: str, msg: Message) -> None:
+        def listener(channel: str, msg: JSONDict) -> None:
             if channel == "shell" and not replied.done():
                 replied.set_result(msg)
 
@@ -151,7 +154,7 @@ class KernelConnection:
         content = reply.get("content") or {}
         if content.get("status") == "ok":
             self.scripting = True
-            self.setup_pid = self.pid() if self.pid is not None else None
+            self.setup_installed()
         else:
             self.log.warning(
                 "pdit session %s: the script set-up failed in the kernel: %s: %s",
@@ -183,7 +186,7 @@ class KernelConnection:
         """Stop routing messages of ``msg_id``."""
         self._listeners.pop(msg_id, None)
 
-    def dispatch(self, channel: str, msg: Message) -> None:
+    def dispatch(self, channel: str, msg: JSONDict) -> None:
         """Hand one received message to its listener (messages of no request are dropped)."""
         parent = msg.get("parent_header") or {}
         listener = self._listeners.get(parent.get("msg_id", ""))
@@ -204,13 +207,18 @@ class KernelConnection:
 
 
 #: Bytes of the operating system's receive buffer of each iopub subscription (SO_RCVBUF).
+#: Fixed: it only needs to be large (Linux caps it at twice ``net.core.rmem_max`` anyway);
+#: the bound on what a kernel's output may cost is ``kernel_iopub_hwm``.
 IOPUB_RCVBUF = 8 << 20
 
-#: Most iopub messages already queued that one receive callback also handles.
+#: Most iopub messages already queued that one receive callback also handles. Fixed: it
+#: trades the loop's fairness to other sessions against the turns a flood takes; any value
+#: from about a hundred up drains a flood as fast as the kernel makes it.
 DRAIN_BATCH = 256
 
 #: Receive high-water mark (messages) of the iopub subscription to a kernel that queues its
 #: output itself: what the gateway holds of a kernel's backlog, the rest waits in the kernel.
+#: Fixed: ZeroMQ's own default; such a kernel loses nothing past it (see unbounded_iopub).
 IOPUB_RCVHWM = 1000
 
 
@@ -273,9 +281,10 @@ class ZMQKernelConnection(KernelConnection):
         kernel_manager: Any,
         log: logging.Logger,
         name: str,
+        probe_interval: float,
         activity: ActivityRecorder | None = None,
     ) -> None:
-        super().__init__(log, name)
+        super().__init__(log, name, probe_interval)
         self.kernel_manager = kernel_manager
         self.session = kernel_manager.session
         self.activity = activity
@@ -345,7 +354,7 @@ class ZMQKernelConnection(KernelConnection):
         )
         return str(msg["header"]["msg_id"])
 
-    def send_input(self, value: str, parent: Message | None = None) -> None:
+    def send_input(self, value: str, parent: JSONDict | None = None) -> None:
         """Send ``input_reply`` on the stdin stream."""
         stream = self._streams.get("stdin")
         if stream is not None:
@@ -371,11 +380,12 @@ class RemoteKernelConnection(KernelConnection):
     messages and a lost connection through ``on_lifecycle``.
     """
 
-    def __init__(self, kernel_manager: Any, log: logging.Logger, name: str) -> None:
-        super().__init__(log, name)
+    def __init__(
+        self, kernel_manager: Any, log: logging.Logger, name: str, probe_interval: float
+    ) -> None:
+        super().__init__(log, name, probe_interval)
         self.kernel_manager = kernel_manager
         self.session = Session(key=b"", username="pdit-gateway")
-        self.probe_interval = 0.5
         self._ws: Any = None
 
     async def start(self, ready_timeout: float) -> None:
@@ -409,7 +419,7 @@ class RemoteKernelConnection(KernelConnection):
         msg_type: str,
         content: dict[str, Any],
         metadata: dict[str, Any] | None = None,
-        parent: Message | None = None,
+        parent: JSONDict | None = None,
     ) -> str:
         msg = self.session.msg(msg_type, content, parent=parent, metadata=metadata)
         msg["channel"] = channel
@@ -443,7 +453,7 @@ class RemoteKernelConnection(KernelConnection):
         """Send on the kernel WebSocket's shell channel."""
         return self._send("shell", "execute_request", content, metadata)
 
-    def send_input(self, value: str, parent: Message | None = None) -> None:
+    def send_input(self, value: str, parent: JSONDict | None = None) -> None:
         """Send ``input_reply`` on the kernel WebSocket's stdin channel."""
         if self._ws is not None:
             self._send("stdin", "input_reply", {"value": value}, parent=parent)
@@ -462,13 +472,17 @@ async def open_kernel(
     log: logging.Logger,
     name: str,
     ready_timeout: float,
-    digest_history_size: int = 0,
+    digest_history_size: int,
+    probe_interval: float,
+    remote_probe_interval: float,
 ) -> KernelConnection:
     """Connect to a server kernel that the gateway watches and restarts itself.
 
     jupyter_client's restarter is stopped (it would race with the session's own restarts),
     the kernel's replay window is set to ``digest_history_size`` signatures (0 leaves it),
-    and the connection keeps the server's activity record. Returns once the kernel
+    and the connection keeps the server's activity record. ``probe_interval`` (a local
+    kernel) or ``remote_probe_interval`` (a kernel on a remote gateway) are the seconds
+    between two ``kernel_info`` probes while waiting for it. Returns once the kernel
     answered on shell and iopub; on failure the connection is closed.
     """
     km = kernel_manager.get_kernel(kernel_id)
@@ -477,7 +491,7 @@ async def open_kernel(
         stop_restarter()
     set_replay_window(getattr(km, "session", None), digest_history_size)
     activity = ActivityRecorder(kernel_manager, kernel_id)
-    connection = connect(km, log, name, activity)
+    connection = connect(km, log, name, probe_interval, remote_probe_interval, activity)
     is_alive = getattr(km, "is_alive", None)
     if is_alive is not None and not isinstance(connection, RemoteKernelConnection):
 
@@ -505,6 +519,8 @@ def connect(
     kernel_manager: Any,
     log: logging.Logger,
     name: str,
+    probe_interval: float,
+    remote_probe_interval: float,
     activity: ActivityRecorder | None = None,
 ) -> KernelConnection:
     """Return the right connection for a kernel manager: ZMQ streams for a local kernel, the
@@ -516,5 +532,5 @@ def connect(
     from jupyter_server.gateway.managers import GatewayKernelManager
 
     if isinstance(kernel_manager, GatewayKernelManager):
-        return RemoteKernelConnection(kernel_manager, log, name)
-    return ZMQKernelConnection(kernel_manager, log, name, activity)
+        return RemoteKernelConnection(kernel_manager, log, name, remote_probe_interval)
+    return ZMQKernelConnection(kernel_manager, log, name, probe_interval, activity)

@@ -20,8 +20,11 @@ from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelMana
 from nbformat import NotebookNode
 from traitlets import Unicode
 
+from .client import ChannelConnection, execute_frame, execution_events
 from .events import strip_ansi
-from .run import ChannelConnection, execute_frame, execution_events
+from .export import Block
+from .jsontypes import JSONDict
+from .outputs import NbformatForm, OutputArea, output_type
 from .splitter import Statement
 
 if TYPE_CHECKING:
@@ -32,11 +35,13 @@ __all__ = [
     "SKIP_EXECUTION_TAG",
     "Block",
     "CellFailure",
+    "NotebookForm",
     "NotebookKernelManager",
     "NotebookOptions",
     "NotebookRun",
     "OutputRecorder",
     "ScriptRecorder",
+    "describe_kernel",
     "is_percent_script",
     "prepare_kernel",
     "probe_language_info",
@@ -48,7 +53,6 @@ __all__ = [
     "write_notebook",
 ]
 
-Event = dict[str, Any]
 
 #: A cell with this tag is not sent to the kernel (nbclient's ``skip_cells_with_tag``).
 SKIP_EXECUTION_TAG = "skip-execution"
@@ -69,7 +73,6 @@ PROBE_TIMEOUT = 120.0
 #: and see its stderr sent ahead of its stdout.
 KERNEL_SETTLE = 0.3
 
-_STREAMS = ("stdout", "stderr")
 _JSON_SUFFIX = "+json"
 
 # One line that prints the kernel's own kernel_info language_info as JSON: run with
@@ -172,7 +175,7 @@ def timing_stamp(ts: str) -> str:
     return moment.strftime(TIMING_FORMAT)
 
 
-def bundle(item: Event) -> tuple[dict[str, Any], dict[str, Any]]:
+def bundle(item: JSONDict) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return the MIME bundle and metadata of a display OutputItem.
 
     A multi-type bundle is sent whole (``data``/``metadata``); a single-type one as
@@ -192,7 +195,7 @@ def bundle(item: Event) -> tuple[dict[str, Any], dict[str, Any]]:
     return {mime: content}, ({mime: size} if size else {})
 
 
-def _is_gateway_error(item: Event) -> bool:
+def _is_gateway_error(item: JSONDict) -> bool:
     return (
         item.get("type") == "error"
         and not item.get("traceback")
@@ -203,25 +206,54 @@ def _is_gateway_error(item: Event) -> bool:
 # -- events → outputs ------------------------------------------------------------------------
 
 
-@dataclass
-class _Live:
-    """An output recorded from a live event, and what it came from."""
+class NotebookForm(NbformatForm):
+    """Output area entries as nbformat builds them (``output_from_msg``), with their display ids.
 
-    output: NotebookNode
-    stream: str | None = None  # the stream name, for stream outputs
-    item: Event | None = None  # the OutputItem as first displayed, for display outputs
+    nbformat does not store a display id in an output; the form remembers which outputs
+    it built with one.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[int, tuple[NotebookNode, str]] = {}
+
+    def tag(self, output: NotebookNode, display_id: str | None) -> None:
+        """Remember that ``output`` shows ``display_id`` (an update changes it)."""
+        if display_id is not None:
+            self._ids[id(output)] = (output, display_id)
+
+    def display_id(self, entry: JSONDict) -> str | None:
+        found = self._ids.get(id(entry))
+        return found[1] if found is not None and found[0] is entry else None
+
+    def new_stream(self, name: str, text: str) -> JSONDict:
+        return _from_msg("stream", {"name": name, "text": text})
+
+    def from_item(self, item: JSONDict) -> JSONDict:
+        data, meta = bundle(item)
+        output = _from_msg("display_data", {"data": data, "metadata": meta})
+        display_id = item.get("displayId")
+        self.tag(output, None if display_id is None else str(display_id))
+        return output
+
+    def updated(self, entry: JSONDict, item: JSONDict) -> JSONDict:
+        # as nbclient: the output keeps its type (an execute_result stays one), its bundle changes
+        data, meta = bundle(item)
+        entry["data"] = _node(data)
+        entry["metadata"] = _node(meta)
+        return entry
 
 
 class OutputRecorder:
     """Write gateway events into the outputs of a notebook's cells, as nbclient would.
 
     Call :meth:`begin` when a cell starts, then :meth:`feed` every event of its execution.
-    Outputs are built with nbformat's ``output_from_msg``. As in nbclient, a display
-    (or update) with a display id changes every earlier output with that id, in any cell;
-    ``clear_output`` empties the cell (``wait``: when its next output arrives) and forgets
-    its display ids. The ``execute_result`` and ``error`` outputs, which the protocol
-    sends only in the ``result`` event, are placed where that result's ordered output
-    has them.
+    Each cell's outputs are an output area (outputs.py) of nbformat outputs, one per stream
+    message as nbclient writes them. As in nbclient, a display (or update) with a display
+    id changes every earlier output with that id, in any cell; ``clear_output`` empties the
+    cell (``wait``: when its next output arrives), and its outputs are no longer updated.
+    The ``execute_result`` and ``error`` outputs, which the protocol sends only in the
+    ``result`` event, are placed where that result's ordered output has them, each known
+    by its item's ``outputType``.
 
     Parameters
     ----------
@@ -236,26 +268,24 @@ class OutputRecorder:
         self.record_timing = record_timing
         self.cell_index: int | None = None
         #: The gateway-made error item of the last result (why the cell stopped), if any.
-        self.stop_error: Event | None = None
-        self._displays: dict[str, list[tuple[int, NotebookNode]]] = {}
-        self._live: list[_Live] = []
-        self._clear_pending = False
+        self.stop_error: JSONDict | None = None
+        self._form = NotebookForm()
+        self._areas: dict[int, OutputArea[JSONDict]] = {}
 
     def begin(self, cell_index: int, ts: str | None = None) -> None:
         """Start recording cell ``cell_index``: its outputs and timings are reset."""
         cell = self.nb.cells[cell_index]
         self.cell_index = cell_index
         self.stop_error = None
-        self._live = []
-        self._clear_pending = False
         cell.outputs = []
+        self._areas[cell_index] = OutputArea(self._form, cell.outputs, merge_streams=False)
         cell.execution_count = None
         if self.record_timing:
             cell.metadata["execution"] = {}
             if ts:
                 self._time("iopub.status.busy", ts)
 
-    def feed(self, event: Event, execution_count: int | None = None) -> None:
+    def feed(self, event: JSONDict, execution_count: int | None = None) -> None:
         """Apply one event of the current cell's execution.
 
         Parameters
@@ -273,14 +303,11 @@ class OutputRecorder:
         if kind == "running":
             self._time("iopub.execute_input", event.get("ts"))
         elif kind == "stream":
-            self._stream(str(event.get("name", "stdout")), str(event.get("text", "")))
+            self._area.stream(str(event.get("name", "stdout")), str(event.get("text", "")))
         elif kind == "display":
             self._display(event)
         elif kind == "clear":
-            if event.get("wait"):
-                self._clear_pending = True
-            else:
-                self._clear()
+            self._area.clear(bool(event.get("wait")))
         elif kind == "result":
             self._result(event, execution_count)
 
@@ -294,138 +321,92 @@ class OutputRecorder:
     # -- outputs
 
     @property
-    def _cell(self) -> NotebookNode:
+    def _area(self) -> OutputArea[JSONDict]:
         assert self.cell_index is not None
-        cell: NotebookNode = self.nb.cells[self.cell_index]
-        return cell
+        return self._areas[self.cell_index]
 
-    def _append(self, live: _Live) -> None:
-        self._live.append(live)
-        self._cell.outputs.append(live.output)
+    def _update_displays(self, display_id: str, item: JSONDict) -> None:
+        """Update every output with ``display_id``, in every cell (nbclient's display id map)."""
+        for area in self._areas.values():
+            area.update(display_id, item)
 
-    def _apply_pending_clear(self) -> None:
-        if self._clear_pending:
-            self._clear()
-
-    def _clear(self) -> None:
-        self._clear_pending = False
-        self._live = []
-        self._cell.outputs = []
-        for outputs in self._displays.values():
-            outputs[:] = [entry for entry in outputs if entry[0] != self.cell_index]
-
-    def _stream(self, name: str, text: str) -> None:
-        if not text:
-            return
-        self._apply_pending_clear()
-        output = _from_msg("stream", {"name": name, "text": text})
-        self._append(_Live(output, stream=name))
-
-    def _update_displays(self, display_id: str, data: dict[str, Any], meta: dict[str, Any]) -> None:
-        for _, output in self._displays.get(display_id, []):
-            output["data"] = _node(data)
-            output["metadata"] = _node(meta)
-
-    def _register(self, display_id: str | None, output: NotebookNode) -> None:
-        if display_id is not None and self.cell_index is not None:
-            self._displays.setdefault(display_id, []).append((self.cell_index, output))
-
-    def _display(self, event: Event) -> None:
+    def _display(self, event: JSONDict) -> None:
         item = event.get("output")
         if not isinstance(item, dict):
             return
-        data, meta = bundle(item)
         display_id = event.get("displayId") or item.get("displayId")
         if display_id is not None:
-            self._update_displays(str(display_id), data, meta)
+            self._update_displays(str(display_id), item)
         if event.get("update"):
             return
-        self._apply_pending_clear()
-        output = _from_msg("display_data", {"data": data, "metadata": meta})
-        self._append(_Live(output, item=dict(item)))
-        self._register(None if display_id is None else str(display_id), output)
+        self._area.add(self._form.from_item({**item, "displayId": display_id}))
 
-    def _result(self, event: Event, execution_count: int | None) -> None:
-        cell = self._cell
+    def _result(self, event: JSONDict, execution_count: int | None) -> None:
+        cell = self.nb.cells[self.cell_index]
         kernel_count = event.get("executionCount")
         items = [item for item in event.get("output") or [] if isinstance(item, dict)]
         stops = [item for item in items if _is_gateway_error(item)]
         self.stop_error = stops[-1] if stops else None
         items = [item for item in items if not _is_gateway_error(item)]
-        cell.outputs = self._reconcile(items, kernel_count)
-        self._live = []
+        self._area.entries[:] = self._reconcile(items, kernel_count)
         if kernel_count is not None:
             cell.execution_count = execution_count if execution_count is not None else kernel_count
         self._time("shell.execute_reply", event.get("ts"))
         self._time("iopub.status.idle", event.get("ts"))
 
-    def _reconcile(self, items: list[Event], kernel_count: Any) -> list[NotebookNode]:
+    def _reconcile(self, items: list[JSONDict], kernel_count: Any) -> list[JSONDict]:
         """Merge the result's ordered output with the live outputs.
 
         The live outputs are kept (one per stream message, as nbclient has them); the
         ``execute_result`` and ``error`` outputs, known only from the result, are put in
-        their place. A display-like item of the result is an ``execute_result`` when the
-        result has more of them than the cell has live displays and it does not stand
-        for the next live display.
+        their place (a pending ``clear_output(wait=True)`` is applied before them: they
+        came after it).
         """
-        live = self._live
-        results_left = sum(
-            1 for item in items if item.get("type") not in (*_STREAMS, "error")
-        ) - sum(1 for entry in live if entry.item is not None)
-        outputs: list[NotebookNode] = []
+        area = self._area
+        if any(output_type(item) in ("execute_result", "error") for item in items):
+            area.before_output()
+        live = list(area.entries)
+        outputs: list[JSONDict] = []
         position = 0
         for item in items:
-            kind = item.get("type")
-            if kind in _STREAMS:
+            kind = output_type(item)
+            if kind == "stream":
+                name = str(item.get("type"))
                 matched = False
-                while position < len(live) and live[position].stream == kind:
-                    outputs.append(live[position].output)
+                while position < len(live) and self._form.stream_name(live[position]) == name:
+                    outputs.append(live[position])
                     position += 1
                     matched = True
                 if not matched:
-                    outputs.append(_from_msg("stream", {"name": kind, "text": item["content"]}))
-                continue
-            if kind == "error":
+                    outputs.append(self._form.new_stream(name, str(item.get("content", ""))))
+            elif kind == "error":
                 content = {
                     "ename": str(item.get("ename", "")),
                     "evalue": str(item.get("evalue", "")),
                     "traceback": [str(line) for line in item.get("traceback") or []],
                 }
                 outputs.append(_from_msg("error", content))
-                continue
-            following = live[position] if position < len(live) else None
-            if results_left > 0 and not _stands_for(item, following):
-                results_left -= 1
+            elif kind == "execute_result":
                 outputs.append(self._execute_result(item, kernel_count))
-            elif following is not None and following.item is not None:
-                outputs.append(following.output)
+            elif position < len(live) and live[position].get("output_type") == "display_data":
+                outputs.append(live[position])
                 position += 1
             else:  # a display the live events missed
-                data, meta = bundle(item)
-                outputs.append(_from_msg("display_data", {"data": data, "metadata": meta}))
-        outputs.extend(entry.output for entry in live[position:])
+                outputs.append(self._form.from_item(item))
+        outputs.extend(live[position:])
         return outputs
 
-    def _execute_result(self, item: Event, kernel_count: Any) -> NotebookNode:
+    def _execute_result(self, item: JSONDict, kernel_count: Any) -> NotebookNode:
         data, meta = bundle(item)
         count = kernel_count if isinstance(kernel_count, int) else None
         display_id = item.get("displayId")
         if display_id is not None:
-            self._update_displays(str(display_id), data, meta)
+            self._update_displays(str(display_id), item)
         output = _from_msg(
             "execute_result", {"data": data, "metadata": meta, "execution_count": count}
         )
-        self._register(None if display_id is None else str(display_id), output)
+        self._form.tag(output, None if display_id is None else str(display_id))
         return output
-
-
-def _stands_for(item: Event, live: _Live | None) -> bool:
-    """Return whether a result's display-like item is the live display ``live``."""
-    if live is None or live.item is None:
-        return False
-    if item.get("displayId") != live.item.get("displayId"):
-        return False
-    return item.get("displayId") is not None or item == live.item
 
 
 # -- running a notebook ------------------------------------------------------------------------
@@ -541,6 +522,30 @@ async def prepare_kernel(
     return info
 
 
+async def describe_kernel(
+    channel: ChannelConnection,
+    nb: NotebookNode,
+    kernel_name: str | None,
+    *,
+    probe: bool,
+    kernelspec: bool,
+) -> None:
+    """Fill a notebook's ``kernelspec`` (with ``kernelspec``) and ``language_info`` metadata.
+
+    With ``probe``, the kernel's own ``language_info`` is read (``prepare_kernel``, which
+    also waits for the kernel to settle); failing that, the kernel spec's language is used.
+    """
+    spec = await channel.kernelspec(kernel_name)
+    metadata = nb.setdefault("metadata", {})
+    if kernelspec and spec is not None and not metadata.get("kernelspec"):
+        metadata["kernelspec"] = spec
+    info = await prepare_kernel(channel) if probe else metadata.get("language_info")
+    if not info and spec is not None and spec.get("language"):
+        info = {"name": spec["language"]}
+    if info:
+        metadata["language_info"] = info
+
+
 def _tags(cell: NotebookNode) -> list[str]:
     tags = cell.get("metadata", {}).get("tags", [])
     return [str(tag) for tag in tags] if isinstance(tags, list) else []
@@ -560,7 +565,7 @@ async def run_notebook(
     options: NotebookOptions,
     *,
     name: str = "notebook",
-    on_event: Callable[[int, Event], None] | None = None,
+    on_event: Callable[[int, JSONDict], None] | None = None,
     cancel: asyncio.Event | None = None,
     settle: float = KERNEL_SETTLE,
 ) -> NotebookRun:
@@ -642,7 +647,7 @@ def _failure(
     status: str | None,
     index: int,
     cell: NotebookNode,
-    stop_error: Event | None,
+    stop_error: JSONDict | None,
     options: NotebookOptions,
     allows_errors: bool,
 ) -> CellFailure | None:
@@ -684,28 +689,6 @@ def _failure(
 
 
 # -- a script as a notebook --------------------------------------------------------------------
-
-
-@dataclass
-class Block:
-    """A run of a script's (or a cell's) lines and what it produced, for the HTML page.
-
-    Attributes
-    ----------
-    kind : {"code", "markdown", "text"}
-        A statement or code cell; a markdown string or cell; lines between statements.
-    first_line : int
-        The 1-based number of the first line.
-    lines : list of str
-        The source lines.
-    cell_index : int or None
-        The notebook cell that holds the block's outputs (``code``) or text (``markdown``).
-    """
-
-    kind: Literal["code", "markdown", "text"]
-    first_line: int
-    lines: list[str]
-    cell_index: int | None = None
 
 
 class ScriptRecorder:
@@ -781,7 +764,7 @@ class ScriptRecorder:
         self._cell_of = cell_of
         self._recorder = OutputRecorder(nb)
 
-    def feed(self, event: Event) -> None:
+    def feed(self, event: JSONDict) -> None:
         """Record one event of the script's execution."""
         kind = event.get("type")
         if kind == "expressions":
@@ -802,7 +785,7 @@ class ScriptRecorder:
             count = self.cells_executed
         self._recorder.feed(event, count)
 
-    def _check_expressions(self, expressions: list[Event]) -> None:
+    def _check_expressions(self, expressions: list[JSONDict]) -> None:
         """Rebuild the cells from the gateway's statements if they differ from the local split."""
         spans = [(e.get("lineStart"), e.get("lineEnd")) for e in expressions]
         if spans == [(s.line_start, s.line_end) for s in self.statements]:

@@ -16,87 +16,65 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import GatewayError, SessionBusyError
 from .files import FileEvent, FileService, Listener
+from .jsontypes import JSONDict
+from .outputs import ItemForm, OutputArea
 from .protocol import ExecuteRequest, decode_frame, encode, parse_request
-from .runner import spawn
+from .tasks import spawn
 
 if TYPE_CHECKING:
     from .clients import Client, Transport
     from .sessions import PditSessionManager, Session
 
-Message = dict[str, Any]
 
 #: The fields of an output item that pdit knows; the others are left out.
 PDIT_ITEM_FIELDS = ("type", "content", "width", "height")
 
 
-def pdit_item(item: dict[str, Any]) -> Message:
+def pdit_item(item: dict[str, Any]) -> JSONDict:
     """Return an OutputItem as pdit knows it: ``{type, content, width?, height?}``."""
     return {key: item[key] for key in PDIT_ITEM_FIELDS if key in item}
 
 
-def pdit_span(expression: dict[str, Any]) -> Message:
+def pdit_span(expression: dict[str, Any]) -> JSONDict:
     """Return ``{lineStart, lineEnd}`` of an expression (pdit's expressions have no index)."""
     return {"lineStart": expression["lineStart"], "lineEnd": expression["lineEnd"]}
 
 
-def error_message(message: str, code: str | None = None) -> Message:
+def error_message(message: str, code: str | None = None) -> JSONDict:
     """Return pdit's ``error`` message (``code``: the gateway's error code, when there is one)."""
-    error: Message = {"type": "error", "message": message}
+    error: JSONDict = {"type": "error", "message": message}
     if code is not None:
         error["code"] = code
     return error
 
 
-class StatementOutput:
+class PditOutput:
     """One statement's output so far, rebuilt from its ``stream``/``display``/``clear`` events.
 
     pdit's ``stream`` message carries the statement's whole output, where a session event
-    carries only what is new; this keeps the whole, and when it was last sent.
+    carries only what is new; this keeps the whole (an output area, outputs.py), and when it
+    was last sent.
     """
 
     def __init__(self, line_start: int, line_end: int) -> None:
         self.line_start = line_start
         self.line_end = line_end
-        self.items: list[dict[str, Any]] = []
+        self.area = OutputArea(ItemForm())
         self.dirty = False
         self.sent_at = float("-inf")
-        self._clear_pending = False
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        """The output items so far."""
+        return self.area.entries
 
     def apply(self, event: dict[str, Any]) -> bool:
         """Apply a ``stream``, ``display`` or ``clear`` event; return whether the output changed."""
-        kind = event["type"]
-        if kind == "clear":
-            if event.get("wait"):
-                self._clear_pending = True  # cleared when the next output comes
-                return False
-            self.items.clear()
-            self._clear_pending = False
-        elif kind == "stream":
-            self._apply_pending_clear()
-            name, text = str(event["name"]), str(event["text"])
-            last = self.items[-1] if self.items else None
-            if last is not None and last["type"] == name:
-                last["content"] = str(last["content"]) + text
-            else:
-                self.items.append({"type": name, "content": text})
-        elif kind == "display" and event.get("update"):
-            display_id = event.get("displayId", event["output"].get("displayId"))
-            self.items = [
-                dict(event["output"]) if item.get("displayId") == display_id else item
-                for item in self.items
-            ]
-        elif kind == "display":
-            self._apply_pending_clear()
-            self.items.append(dict(event["output"]))
-        self.dirty = True
-        return True
+        changed = self.area.apply(event)
+        self.dirty = self.dirty or changed
+        return changed
 
-    def _apply_pending_clear(self) -> None:
-        if self._clear_pending:
-            self.items.clear()
-            self._clear_pending = False
-
-    def message(self, now: float) -> Message:
+    def message(self, now: float) -> JSONDict:
         """Return pdit's ``stream`` message of the output so far, and note it as sent."""
         self.dirty = False
         self.sent_at = now
@@ -127,7 +105,7 @@ class PditTranslator:
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
         self.executions: set[str] = set()
-        self._outputs: dict[tuple[str, int], StatementOutput] = {}
+        self._outputs: dict[tuple[str, int], PditOutput] = {}
 
     def follow(self, execution_id: str) -> None:
         """Translate the events of ``execution_id`` from now on."""
@@ -139,7 +117,7 @@ class PditTranslator:
         for key in [key for key in self._outputs if key[0] == execution_id]:
             del self._outputs[key]
 
-    def feed(self, event: dict[str, Any], now: float) -> list[Message]:
+    def feed(self, event: dict[str, Any], now: float) -> list[JSONDict]:
         """Return the pdit messages for one session event (none for events pdit has no word for)."""
         execution_id = event.get("executionId")
         if execution_id not in self.executions:
@@ -153,7 +131,7 @@ class PditTranslator:
             key = (execution_id, int(event["index"]))
             output = self._outputs.get(key)
             if output is None:
-                output = self._outputs[key] = StatementOutput(event["lineStart"], event["lineEnd"])
+                output = self._outputs[key] = PditOutput(event["lineStart"], event["lineEnd"])
             if output.apply(event) and now - output.sent_at >= self.interval:
                 return [output.message(now)]
             return []
@@ -186,7 +164,7 @@ class PditTranslator:
             return messages
         return []  # queued, running: pdit has no such message
 
-    def due(self, now: float) -> list[Message]:
+    def due(self, now: float) -> list[JSONDict]:
         """Return the held ``stream`` messages whose interval has passed."""
         return [
             output.message(now)
@@ -199,7 +177,7 @@ class PditTranslator:
         times = [o.sent_at + self.interval for o in self._outputs.values() if o.dirty]
         return min(times) if times else None
 
-    def lost(self) -> list[Message]:
+    def lost(self) -> list[JSONDict]:
         """The socket fell behind the session's retained events: end what it was following."""
         if not self.executions:
             return []
@@ -237,7 +215,7 @@ class PditTransport:
         finally:
             self._sending = False
 
-    def push(self, message: Message) -> None:
+    def push(self, message: JSONDict) -> None:
         """Send a message made outside the writer (the throttle timer), in order."""
         if self._sending:
             self._held.append(encode(message))
@@ -418,7 +396,7 @@ class PditChannel:
         self._watch = (real, listener)
 
     def _on_file_event(self, path: str, event: FileEvent) -> None:
-        message: Message = {"type": event.kind, "path": path, "timestamp": int(time.time())}
+        message: JSONDict = {"type": event.kind, "path": path, "timestamp": int(time.time())}
         if event.kind == "error":
             message.update(code=event.code, message=event.message)
         elif event.content is not None:
@@ -436,7 +414,7 @@ class PditChannel:
         """Return the frames to send for one frame of the core (see :class:`PditTransport`)."""
         event = json.loads(text)
         if "seq" in event:
-            messages: Iterable[Message] = self.translator.feed(event, self._loop.time())
+            messages: Iterable[JSONDict] = self.translator.feed(event, self._loop.time())
             self._arm_timer()
         elif event.get("type") == "welcome":
             messages = ()

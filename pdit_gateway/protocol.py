@@ -101,6 +101,24 @@ class PingRequest:
     id: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class IntrospectRequest:
+    """A ``complete`` or ``inspect`` frame: what the kernel knows at ``cursor_pos`` of ``code``."""
+
+    kind: Literal["complete", "inspect"]
+    id: Any
+    code: str
+    cursor_pos: int
+    detail_level: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeKernelRequest:
+    """A ``change-kernel`` frame: restart the session on another kernel spec."""
+
+    kernel_name: str
+
+
 ClientRequest = (
     ExecuteRequest
     | ResumeRequest
@@ -110,6 +128,8 @@ ClientRequest = (
     | GetStateRequest
     | PingRequest
     | InputReplyRequest
+    | IntrospectRequest
+    | ChangeKernelRequest
 )
 
 
@@ -291,7 +311,27 @@ def parse_request(frame: dict[str, Any]) -> ClientRequest:
             value=_required(frame, "value", str),
             execution_id=_execution_id(frame, required=False),
         )
+    if kind in ("complete", "inspect"):
+        return _introspect(frame, kind)
+    if kind == "change-kernel":
+        name = _required(frame, "kernelName", str)
+        if not name:
+            raise InvalidFieldError("'kernelName' must not be empty")
+        return ChangeKernelRequest(kernel_name=name)
     raise UnknownTypeError(f"unknown frame type {kind!r}")
+
+
+def _introspect(frame: dict[str, Any], kind: Literal["complete", "inspect"]) -> IntrospectRequest:
+    code = _required(frame, "code", str)
+    cursor = _field(frame, "cursorPos", int, None)
+    if cursor is None:
+        cursor = len(code)
+    if cursor < 0 or cursor > len(code):
+        raise InvalidFieldError(f"'cursorPos' must be from 0 to the code's length, {len(code)}")
+    detail = _field(frame, "detailLevel", int, 0)
+    if detail not in (0, 1):
+        raise InvalidFieldError("'detailLevel' must be 0 or 1")
+    return IntrospectRequest(kind, frame.get("id"), code, cursor, detail)
 
 
 def _finite(value: Any) -> Any:

@@ -15,11 +15,12 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
+from .client import GatewayAddress, execute_frame
+from .jsontypes import JSONDict
+
 # re-exported: the tests start standalone gateways with them
 from .process import free_port as free_port
 from .process import gateway_argv as gateway_argv
-
-Event = dict[str, Any]
 
 #: Seconds any single wait on a socket may take before the test fails.
 SOCKET_WAIT = 60.0
@@ -27,6 +28,11 @@ SOCKET_WAIT = 60.0
 
 class ChannelClient:
     """A test client of the protocol v1 channel: every wait is bounded.
+
+    It speaks frames as they are (bad-input tests send raw ones, and look at the
+    connection's close code); the frames it builds are the client module's
+    (:func:`pdit_gateway.client.execute_frame`). A program that runs scripts uses
+    :class:`pdit_gateway.client.ChannelConnection`.
 
     Parameters
     ----------
@@ -36,7 +42,7 @@ class ChannelClient:
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
-        self.received: list[Event] = []
+        self.received: list[JSONDict] = []
 
     async def send(self, **frame: Any) -> None:
         """Send one frame."""
@@ -46,32 +52,32 @@ class ChannelClient:
         """Send a frame as given (for bad-input tests)."""
         await self.connection.write_message(raw, binary=isinstance(raw, bytes))
 
-    async def recv(self, timeout: float = SOCKET_WAIT) -> Event:
+    async def recv(self, timeout: float = SOCKET_WAIT) -> JSONDict:
         """Return the next frame; fail if none arrives within ``timeout`` s or the socket closed."""
         message = await asyncio.wait_for(self.connection.read_message(), timeout)
         if message is None:
             raise ConnectionError(f"the channel closed (code {self.connection.close_code})")
-        event: Event = json.loads(message)
+        event: JSONDict = json.loads(message)
         self.received.append(event)
         return event
 
     async def until(
-        self, predicate: Callable[[Event], bool], wait: float = SOCKET_WAIT
-    ) -> list[Event]:
+        self, predicate: Callable[[JSONDict], bool], wait: float = SOCKET_WAIT
+    ) -> list[JSONDict]:
         """Return every frame up to and including the first that satisfies ``predicate``.
 
         Fails when ``wait`` seconds pass first.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        events: list[Event] = []
+        events: list[JSONDict] = []
         while True:
             event = await self.recv(max(0.0, deadline - loop.time()))
             events.append(event)
             if predicate(event):
                 return events
 
-    async def welcome(self) -> Event:
+    async def welcome(self) -> JSONDict:
         """Read the ``welcome`` frame (the first frame of a connection)."""
         event = await self.recv()
         assert event["type"] == "welcome", event
@@ -79,11 +85,12 @@ class ChannelClient:
 
     async def execute(self, script: str, **options: Any) -> str:
         """Send an ``execute`` and return its execution id (given or made up here)."""
-        options.setdefault("executionId", uuid.uuid4().hex)
-        await self.send(type="execute", script=script, **options)
-        return str(options["executionId"])
+        # the fields go out as given (bad-input tests send bad ones), an id made up if none
+        execution_id = options.pop("executionId") if "executionId" in options else uuid.uuid4().hex
+        await self.send(**execute_frame(script, execution_id=execution_id, **options))
+        return str(execution_id)
 
-    async def run(self, script: str, wait: float = SOCKET_WAIT, **options: Any) -> list[Event]:
+    async def run(self, script: str, wait: float = SOCKET_WAIT, **options: Any) -> list[JSONDict]:
         """Execute ``script`` and return this execution's events up to its ``complete``.
 
         ``options`` are fields of the ``execute`` frame (``timeout`` among them); ``wait``
@@ -114,12 +121,12 @@ def pdit_channel(
     return open_channel
 
 
-def results(events: list[Event]) -> list[Event]:
+def results(events: list[JSONDict]) -> list[JSONDict]:
     """Return the ``result`` events of a list of events."""
     return [e for e in events if e["type"] == "result"]
 
 
-def texts(result: Event) -> str:
+def texts(result: JSONDict) -> str:
     """Return the concatenated ``content`` of a result's output items."""
     return "".join(str(item.get("content", "")) for item in result["output"])
 
@@ -186,10 +193,8 @@ async def open_channel(
     port: int, token: str, session_id: str, max_message_size: int = 10 * 1024 * 1024
 ) -> ChannelClient:
     """Connect to a standalone gateway's channel (frames up to ``max_message_size`` bytes)."""
-    request = HTTPRequest(
-        f"ws://127.0.0.1:{port}/pdit/api/sessions/{session_id}/channel",
-        headers={"Authorization": f"token {token}"},
-    )
+    address = GatewayAddress.local(port, token)
+    request = HTTPRequest(address.channel_url(session_id), headers=address.headers())
     return ChannelClient(await websocket_connect(request, max_message_size=max_message_size))
 
 

@@ -6,18 +6,22 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .eventlog import isoformat, utcnow
+from traitlets import Float, Integer
+from traitlets.config import Configurable
+
 from .events import StatementOutput, error_item
+from .jsontypes import JSONDict
+from .outputs import ItemForm
 from .protocol import ExecuteRequest
 from .scripting import begin_code, exit_status, statement_metadata
+from .timestamps import isoformat, utcnow
 
 if TYPE_CHECKING:
-    from .kernel import KernelConnection, Message
+    from .kernel import Listener
     from .splitter import Statement
 
 StopReason = Literal["error", "cancel", "interrupt", "timeout", "reset", "kernel-died", "exit"]
@@ -34,37 +38,148 @@ _STATUS_FOR_REASON: dict[str, FinalStatus] = {
 }
 
 
+#: How retained items are updated by a display id (an item keeps its output type).
+ITEM_FORM = ItemForm()
+
+#: When a statement starts after an interrupt, the share of ``interrupt_grace`` after which
+#: it is interrupted again if it still runs. Fixed: it follows ``interrupt_grace``; a quarter
+#: lets a first SIGINT that did reach the statement be reported before a second one is
+#: sent, and leaves three quarters of the grace for the statement to stop.
+LATE_INTERRUPT_SHARE = 0.25
+
+#: Seconds to wait for the reply of a statement the kernel went idle on when both
+#: ``iopub_timeout`` and ``interrupt_grace`` are 0. Fixed: it only keeps such a run from
+#: waiting forever for a reply the kernel dropped; it is ``iopub_timeout``'s default.
+REPLY_LOST_FALLBACK = 4.0
+
+
 class EventSink(Protocol):
     """Where a runner sends its events; the session stamps, records and fans them out."""
 
     def emit(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
+class KernelChannel(Protocol):
+    """The requests a runner sends to a kernel, and the messages that answer them.
+
+    :class:`~pdit_gateway.kernel.KernelConnection` is one; the runner's unit tests use a
+    scripted fake.
+    """
+
+    @property
+    def scripting(self) -> bool:
+        """Whether the kernel runs the gateway's script set-up."""
+        ...
+
+    def execute(self, code: str, listener: Listener, **options: Any) -> str:
+        """Send an ``execute_request``; the shell reply and the iopub and stdin messages
+        whose parent it is go to ``listener(channel, msg)``. Return its ``msg_id``."""
+        ...
+
+    def forget(self, msg_id: str) -> None:
+        """Stop routing the messages of ``msg_id``."""
+        ...
+
+    def send_input(self, value: str, parent: JSONDict | None = None) -> None:
+        """Answer an ``input_request`` on stdin."""
+        ...
+
+    def may_have_lost_setup(self) -> bool:
+        """Whether the kernel's process changed since the script set-up was installed."""
+        ...
+
+    def setup_installed(self) -> None:
+        """Note that the set-up was (re)installed in the kernel's current process."""
+        ...
+
+
 class KernelControl(Protocol):
     """What a runner may ask of its session's kernel."""
 
     @property
-    def connection(self) -> KernelConnection: ...
+    def connection(self) -> KernelChannel:
+        """The connected kernel (raises when there is none)."""
+        ...
 
     @property
-    def died(self) -> asyncio.Future[None]: ...
+    def died(self) -> asyncio.Future[None]:
+        """A future that resolves when the current kernel is found dead."""
+        ...
 
-    async def interrupt(self) -> None: ...
+    async def interrupt(self) -> None:
+        """Interrupt the kernel."""
+        ...
 
-    async def restart(self, reason: str) -> None: ...
+    async def restart(self, reason: str) -> None:
+        """Restart the kernel (its namespace is lost)."""
+        ...
 
 
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    """The limits one execution runs under (all times in seconds, 0 = none)."""
+class ExecutionPolicy(Configurable):
+    """The limits every execution runs under: its timeout, the interrupt's grace, the output
+    it may keep and how many statements wait in the kernel."""
 
-    timeout: float = 0.0
-    interrupt_grace: float = 3.0
-    iopub_timeout: float = 4.0
-    max_output_bytes: int = 0
-    output_tail_bytes: int = 16384
-    pipeline_depth: int = 0
-    max_execution_output_bytes: int = 0
+    execution_timeout = Float(
+        0.0,
+        min=0.0,
+        config=True,
+        help="Seconds an execution may run before the kernel is interrupted (0 = no limit). "
+        "An execute request's own 'timeout' overrides it.",
+    )
+    interrupt_grace = Float(
+        3.0,
+        min=0.0,
+        config=True,
+        help="Seconds to wait after an interrupt (timeout, cancel) for the kernel to stop before "
+        "it is restarted.",
+    )
+    iopub_timeout = Float(
+        4.0,
+        min=0.0,
+        config=True,
+        help="Seconds without output after which a statement the kernel has replied to is "
+        "finished with what arrived (0 = wait as long as it takes).",
+    )
+    max_output_bytes = Integer(
+        4 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of output one statement may send and keep (0 = no limit): UTF-8 bytes of "
+        "stream text plus the characters of every display and result. Past it stream output "
+        "is elided, keeping a tail of output_tail_bytes, and displays and results are elided; "
+        "an elision marker on stderr says how many bytes (and displays) were elided.",
+    )
+    max_execution_output_bytes = Integer(
+        16 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of output one execution may keep, all its statements together (0 = no "
+        "limit); each statement's allowance is max_output_bytes or what the statements before "
+        "left, whichever is less, so an execution holds at most about this much in memory "
+        "and in the database.",
+    )
+    output_tail_bytes = Integer(
+        16 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of the end of an over-long statement output kept and sent after the elision "
+        "marker.",
+    )
+    pipeline_depth = Integer(
+        1,
+        min=0,
+        config=True,
+        help="Statements of one execution sent to the kernel and not yet replied to (0 = all "
+        "at once). With 1 the next statement leaves when the kernel replies 'ok' to the one "
+        "before, while the kernel still publishes that statement's idle status, so no "
+        "statement ever runs after a failed or interrupted one. With more, statements wait in "
+        "the kernel and rely on its stop_on_error, which aborts only the requests it already "
+        "holds when the error happens: under load a statement after a failed one can run.",
+    )
+
+    def timeout_for(self, request: ExecuteRequest) -> float:
+        """Return the seconds ``request`` may run: its ``timeout``, else ``execution_timeout``."""
+        return request.timeout if request.timeout is not None else self.execution_timeout
 
 
 @dataclass(eq=False)
@@ -136,13 +251,13 @@ class StatementRun:
     output: StatementOutput
     msg_id: str | None = None
     started: float | None = None
-    reply: Message | None = None
+    reply: JSONDict | None = None
     idle: bool = False
     complete: bool = False
     held: list[dict[str, Any]] = field(default_factory=list)
     idle_timer: asyncio.TimerHandle | None = None
     #: The kernel's unanswered ``input_request``.
-    input_request: Message | None = None
+    input_request: JSONDict | None = None
     #: when an interrupt was sent while the kernel was known to be inside this statement
     interrupted_at: float | None = None
     #: the wait for a reply after the statement's idle status (see ``Runner._reply_lost``)
@@ -157,7 +272,7 @@ class StatementRun:
         )
 
 
-def input_request_fields(msg: Message) -> dict[str, Any]:
+def input_request_fields(msg: JSONDict) -> dict[str, Any]:
     """Return ``{prompt, password}`` of a kernel's ``input_request``."""
     content = msg.get("content") or {}
     return {"prompt": str(content.get("prompt", "")), "password": bool(content.get("password"))}
@@ -186,16 +301,18 @@ class Runner:
         execution: Execution,
         kernel: KernelControl,
         sink: EventSink,
-        options: RunOptions,
+        policy: ExecutionPolicy,
         log: logging.Logger,
     ) -> None:
         self.execution = execution
         self.kernel = kernel
         self.sink = sink
-        self.options = options
+        self.policy = policy
         self.log = log
+        #: seconds the execution may run (0 = no limit)
+        self.timeout = policy.timeout_for(execution.request)
         self._runs = [
-            StatementRun(s, StatementOutput(options.max_output_bytes, options.output_tail_bytes))
+            StatementRun(s, StatementOutput(policy.max_output_bytes, policy.output_tail_bytes))
             for s in execution.statements
         ]
         self._active = 0
@@ -207,7 +324,7 @@ class Runner:
         self._all_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._finished = False
         self._had_error = False
-        self._connection: KernelConnection | None = None
+        self._connection: KernelChannel | None = None
         self._prologue_id: str | None = None
         self._prologue_setup = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -268,7 +385,7 @@ class Runner:
         return self._complete(started)
 
     async def _supervise(self, started: float) -> None:
-        deadline = started + self.options.timeout if self.options.timeout > 0 else None
+        deadline = started + self.timeout if self.timeout > 0 else None
         died = self.kernel.died
         while not self._all_done.done():
             now = time.monotonic()
@@ -308,7 +425,7 @@ class Runner:
                 await self._restart_and_finish(
                     reason,
                     "TimeoutError" if reason == "timeout" else "KernelRestarted",
-                    f"the kernel did not stop within {self.options.interrupt_grace:g} s of an "
+                    f"the kernel did not stop within {self.policy.interrupt_grace:g} s of an "
                     "interrupt and was restarted",
                 )
                 return
@@ -323,7 +440,7 @@ class Runner:
     def _restart_due(self) -> float | None:
         """Return when the kernel must be restarted: ``interrupt_grace`` after the first
         interrupt sent while it ran a statement still unanswered (None: no such statement)."""
-        grace = self.options.interrupt_grace
+        grace = self.policy.interrupt_grace
         times = [
             run.interrupted_at + grace
             for run in self._runs
@@ -401,13 +518,13 @@ class Runner:
             stop_on_error=False,
         )
 
-    def _on_prologue(self, channel: str, msg: Message) -> None:
+    def _on_prologue(self, channel: str, msg: JSONDict) -> None:
         if channel != "shell":
             return
         content = msg.get("content") or {}
         connection = self._connection
         if content.get("status") == "ok" and self._prologue_setup and connection is not None:
-            connection.setup_pid = connection.pid() if connection.pid is not None else None
+            connection.setup_installed()
         if content.get("status") != "ok":
             self.log.warning(
                 "pdit execution %s: the script prologue failed: %s: %s",
@@ -419,7 +536,7 @@ class Runner:
             self._connection.forget(self._prologue_id)
 
     def _send_more(self) -> None:
-        depth = self.options.pipeline_depth or len(self._runs)
+        depth = self.policy.pipeline_depth or len(self._runs)
         request = self.execution.request
         connection = self._connection
         assert connection is not None
@@ -433,7 +550,7 @@ class Runner:
             self._next_send += 1
             if run.statement.kind != "code":
                 continue
-            budget = self.options.max_execution_output_bytes
+            budget = self.policy.max_execution_output_bytes
             if budget > 0:
                 # what the statements before kept is gone from this one's allowance
                 room = (
@@ -459,7 +576,7 @@ class Runner:
 
     # -- messages from the kernel ----------------------------------------------------------
 
-    def _on_message(self, run: StatementRun, channel: str, msg: Message) -> None:
+    def _on_message(self, run: StatementRun, channel: str, msg: JSONDict) -> None:
         if self._finished or run.complete:
             return
         if channel == "stdin":
@@ -472,16 +589,16 @@ class Runner:
             self._on_reply(run)
             if run.idle:
                 self._complete_run(run)
-            elif self.options.iopub_timeout > 0:
+            elif self.policy.iopub_timeout > 0:
                 run.idle_timer = asyncio.get_running_loop().call_later(
-                    self.options.iopub_timeout, self._idle_timed_out, run
+                    self.policy.iopub_timeout, self._idle_timed_out, run
                 )
             return
         if run.idle_timer is not None:
             # output is still arriving: the timeout counts quiet time, not time since the reply
             run.idle_timer.cancel()
             run.idle_timer = asyncio.get_running_loop().call_later(
-                self.options.iopub_timeout, self._idle_timed_out, run
+                self.policy.iopub_timeout, self._idle_timed_out, run
             )
         msg_type = msg["header"]["msg_type"]
         if msg_type == "status":
@@ -493,7 +610,11 @@ class Runner:
                     # the kernel sends its reply before going idle: one that has not come
                     # after a while was lost (ipykernel drops it when a KeyboardInterrupt
                     # reaches its request handler outside the statement's code)
-                    wait = self.options.iopub_timeout or self.options.interrupt_grace or 4.0
+                    wait = (
+                        self.policy.iopub_timeout
+                        or self.policy.interrupt_grace
+                        or REPLY_LOST_FALLBACK
+                    )
                     run.reply_timer = asyncio.get_running_loop().call_later(
                         wait, self._reply_lost, run
                     )
@@ -516,7 +637,7 @@ class Runner:
             output = result["output"]
             for position, item in enumerate(output):
                 if item.get("displayId") == display_id:
-                    output[position] = dict(payload["output"])
+                    output[position] = ITEM_FORM.updated(item, payload["output"])
 
     def _start_run(self, run: StatementRun) -> None:
         if run.started is not None:
@@ -533,7 +654,9 @@ class Runner:
             # reports the KeyboardInterrupt can cost the reply (and the kernel a restart).
             self._timers.append(
                 asyncio.get_running_loop().call_later(
-                    self.options.interrupt_grace / 4, self._interrupt_if_running, run
+                    self.policy.interrupt_grace * LATE_INTERRUPT_SHARE,
+                    self._interrupt_if_running,
+                    run,
                 )
             )
 
@@ -556,7 +679,7 @@ class Runner:
             self.log.warning(
                 "pdit execution %s: no idle status %g s after the reply of statement %d",
                 self._eid,
-                self.options.iopub_timeout,
+                self.policy.iopub_timeout,
                 run.statement.index,
             )
             run.idle = True
@@ -673,7 +796,13 @@ class Runner:
         run.started = time.monotonic()
         self._statement_event(run, {"type": "running"})
         if statement.kind == "markdown":
-            output = [{"type": "text/markdown", "content": statement.markdown}]
+            output = [
+                {
+                    "type": "text/markdown",
+                    "content": statement.markdown,
+                    "outputType": "display_data",
+                }
+            ]
             self._result(run, output, "ok", None)
             return
         assert statement.error is not None
@@ -837,13 +966,3 @@ def output_size(output: list[dict[str, Any]]) -> int:
         if isinstance(data, dict):
             size += sum(len(value) if isinstance(value, str) else 64 for value in data.values())
     return size
-
-
-def spawn(
-    tasks: set[asyncio.Task[Any]], coro: Coroutine[Any, Any, Any], name: str
-) -> asyncio.Task[Any]:
-    """Start ``coro`` as a task kept in ``tasks`` until it ends."""
-    task = asyncio.create_task(coro, name=name)
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
-    return task

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
-import logging
 import posixpath
 import uuid
 from collections import OrderedDict, deque
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from traitlets import Any as AnyTrait
-from traitlets import Instance, Unicode
+from traitlets import Bool, Float, Instance, Integer, Type, Unicode
 from traitlets.config import LoggingConfigurable
 
 from . import launching
@@ -32,53 +30,21 @@ from .errors import (
     UnknownExecutionError,
     UnknownSessionError,
 )
-from .eventlog import EventLog, LogBudget, isoformat, utcnow
-from .kernel import KernelConnection, Message, open_kernel
+from .eventlog import EventLog, LogBudget
 from .pool import KernelPool
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
-from .runner import Execution, Runner, RunOptions, output_size, spawn
+from .runner import Execution, ExecutionPolicy, Runner, output_size
 from .scripting import script_path
-from .splitter import Statement, split_script
+from .session_kernel import SessionKernel
+from .splitter import cell_statement, split_script
 from .store import INTERRUPTED, ExecutionStore, StoredSession
+from .tasks import spawn
+from .timestamps import isoformat, utcnow
 
-
-@dataclass(frozen=True, slots=True)
-class SessionOptions:
-    """Limits and behaviour shared by all sessions (times in seconds, 0 = none)."""
-
-    execution_timeout: float = 0.0
-    interrupt_grace: float = 3.0
-    iopub_timeout: float = 4.0
-    max_queue: int = 100
-    max_output_bytes: int = 4 * 1024 * 1024
-    output_tail_bytes: int = 16384
-    max_execution_output_bytes: int = 16 * 1024 * 1024
-    event_log_size: int = 10_000
-    execution_history_size: int = 100
-    execution_history_bytes: int = 64 * 1024 * 1024
-    default_kernel_name: str = ""
-    kernel_ready_timeout: float = 60.0
-    kernel_poll_interval: float = 1.0
-    restart_dead_kernels: bool = True
-    pipeline_depth: int = 1
-    digest_history_size: int = 0
-    max_client_replies: int = 1000
-    max_clients_per_session: int = 100
-    event_log_bytes: int = 0
-    event_log_total_bytes: int = 0
-    execution_max_age: float = 0.0
-    session_idle_timeout: float = 0.0
-    maintenance_interval: float = 30.0
-    kernel_pool_size: int = 0
-    kernel_iopub_hwm: int = 0
-
-
-#: How many seq numbers a session reserves in the store at a time.
+#: How many seq numbers a session reserves in the store at a time. Fixed: any block keeps
+#: seq numbers unique across gateway restarts (a restarted session starts past its block);
+#: a larger one only writes the store less often and skips more numbers after a crash.
 SEQ_BLOCK = 10_000
-
-#: Seconds between two writes of the running execution's snapshot while it produces output, so
-#: a gateway that is killed leaves its partial output in the store.
-RUNNING_SAVE_INTERVAL = 1.0
 
 #: The statement events after which the running execution is saved (within the interval).
 _PROGRESS_EVENTS = frozenset({"running", "stream", "display", "clear", "result"})
@@ -88,19 +54,6 @@ def inside_root(path: str) -> bool:
     """Whether a session's API path (``dir/doc.py``, relative to the root) stays inside it."""
     normal = posixpath.normpath(path.replace("\\", "/")) if path else "."
     return not posixpath.isabs(normal) and normal != ".." and not normal.startswith("../")
-
-
-def cell_statement(script: str) -> list[Statement]:
-    """Return the whole script as one statement (``mode: "cell"``)."""
-    normalised = script.replace("\r\n", "\n").replace("\r", "\n")
-    if not normalised.strip():
-        return []
-    lines = normalised.split("\n")
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return [
-        Statement(index=0, line_start=1, line_end=max(1, len(lines)), kind="code", code=normalised)
-    ]
 
 
 class RestoredExecution:
@@ -150,40 +103,43 @@ class Session:
     """One session: a kernel, the executions sent to it, its event log and connected clients.
 
     A session outlives its sockets: clients come and go, the kernel and the running
-    execution go on. All mutation happens on the event loop.
+    execution go on. The kernel's own life (start, liveness, restarts, shutdown) is its
+    :class:`~pdit_gateway.session_kernel.SessionKernel`; the session queues executions,
+    runs them one at a time, records their events and answers its clients. All mutation
+    happens on the event loop.
+
+    Parameters
+    ----------
+    session_id : str
+        The session's id.
+    kernel : SessionKernel
+        Its kernel, unstarted or started by the pool; :meth:`start` starts it.
+    settings : PditSessionManager
+        The manager whose traits (limits, history) the session runs under.
+    restored : StoredSession, optional
+        What the store holds of the session from before a gateway restart.
     """
 
     def __init__(
         self,
         session_id: str,
-        kernel_manager: Any,
-        options: SessionOptions,
-        log: logging.Logger,
-        kernel_name: str | None = None,
-        path: str | None = None,
-        store: ExecutionStore | None = None,
-        budget: LogBudget | None = None,
+        kernel: SessionKernel,
+        settings: PditSessionManager,
         restored: StoredSession | None = None,
-        pool: KernelPool | None = None,
-        root_dir: str | None = None,
     ) -> None:
         self.session_id = session_id
-        self.root_dir = root_dir
-        self.pool = pool
-        self.kernel_manager = kernel_manager
-        self.options = options
-        self.log = log
-        self.kernel_name = kernel_name or options.default_kernel_name or None
-        self.path = path
-        self.kernel_id: str | None = None
-        self.kernel_state = "starting"
-        self.store = store or ExecutionStore()
+        self.kernel = kernel
+        self.settings = settings
+        self.policy = settings.policy
+        self.log = settings.log
+        self.root_dir = settings.root_dir
+        self.path = kernel.path
+        self.store = settings.store
         self.event_log = EventLog(
-            max_events=options.event_log_size, max_bytes=options.event_log_bytes
+            max_events=settings.event_log_size, max_bytes=settings.event_log_bytes
         )
-        self.budget = budget
-        if budget is not None:
-            budget.add(self.event_log)
+        self.budget = settings.budget
+        self.budget.add(self.event_log)
         self.clients: set[Client] = set()
         self.executions: OrderedDict[str, AnyExecution] = OrderedDict()
         # seq numbers are reserved in the store a block at a time, so a gateway that dies
@@ -202,204 +158,61 @@ class Session:
         #: seconds idle before culling, for this session (None: the server's session_idle_timeout)
         self.idle_timeout: float | None = None
         self.closed = False
-        self._connection: KernelConnection | None = None
-        self._died: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._ready = asyncio.Event()
-        self._kernel_ok = False
         self._queue_changed = asyncio.Event()
-        self._restart_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._save_timer: asyncio.TimerHandle | None = None
+        #: Called with each new kernel state (the jupyter_server session follows the kernel).
+        self.on_kernel_state: Callable[[str], None] | None = None
+        kernel.bind(session_id, self._kernel_status, self._runs_something)
+
+    @property
+    def kernel_id(self) -> str | None:
+        """Return the id of the session's kernel (None before it started)."""
+        return self.kernel.kernel_id
+
+    @property
+    def kernel_name(self) -> str | None:
+        """Return the kernel spec name (None: the server's default, until it started)."""
+        return self.kernel.kernel_name
+
+    @kernel_name.setter
+    def kernel_name(self, name: str | None) -> None:
+        # Change Kernel: the next restart starts a kernel of this spec
+        self.kernel.kernel_name = name
+
+    @property
+    def kernel_manager(self) -> Any:
+        """Return the server's kernel manager the session's kernel belongs to."""
+        return self.kernel.kernel_manager
+
+    @property
+    def connection(self) -> Any:
+        """Return the live kernel connection (``SessionClosedError`` while there is none)."""
+        return self.kernel.connection
+
+    async def ready(self) -> None:
+        """Wait until the kernel has started (or failed to), or a restart has ended."""
+        await self.kernel.ready.wait()
+
+    def _kernel_status(self, payload: dict[str, Any]) -> None:
+        self.emit(payload)
+        if self.on_kernel_state is not None:
+            self.on_kernel_state(str(payload["state"]))
+
+    @property
+    def kernel_state(self) -> str:
+        """Return the kernel's state as the last ``kernel-status`` said."""
+        return self.kernel.state
+
+    def _runs_something(self) -> bool:
+        return self.runner is not None
 
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the kernel (or take a pooled one), the worker and the liveness monitor."""
-        pooled = None
-        if self.pool is not None and self.pool.matches(self.kernel_name, self.path):
-            pooled = self.pool.take()
-        if pooled is not None:
-            self.kernel_id = pooled.kernel_id
-            self.kernel_name = pooled.kernel_name
-            self._connection = pooled.connection
-            self._connection.on_lifecycle = self._on_kernel_lifecycle
-            self._kernel_ok = True
-            self.log.info("pdit session %s: pooled kernel %s", self.session_id, self.kernel_id)
-            self.kernel_state = "idle"
-            self.emit({"type": "kernel-status", "state": "idle"})
-            self._ready.set()
-        else:
-            self.emit({"type": "kernel-status", "state": "starting"})
-            spawn(self._tasks, self._boot(), f"pdit-boot-{self.session_id}")
+        """Start the kernel (or take over the pooled one), its monitor and the worker."""
+        self.kernel.start()
         spawn(self._tasks, self._work(), f"pdit-worker-{self.session_id}")
-        if self.options.kernel_poll_interval > 0:
-            spawn(self._tasks, self._monitor(), f"pdit-monitor-{self.session_id}")
-
-    async def _boot(self) -> None:
-        try:
-            kwargs: dict[str, Any] = {}
-            if self.kernel_name:
-                kwargs["kernel_name"] = self.kernel_name
-            # a session that names no path runs in the server's root directory
-            kwargs["path"] = self.path if self.path is not None else ""
-            self.kernel_id = await launching.start_kernel(
-                self.kernel_manager, self.options.kernel_iopub_hwm, **kwargs
-            )
-            km = self.kernel_manager.get_kernel(self.kernel_id)
-            self.kernel_name = getattr(km, "kernel_name", self.kernel_name)
-            await self._connect()
-        except Exception as err:
-            self.log.exception("pdit session %s: the kernel did not start", self.session_id)
-            self._set_kernel_state("dead", f"the kernel did not start: {err}")
-            self._ready.set()
-            return
-        self._set_kernel_state("idle")
-        self._ready.set()
-
-    async def _connect(self) -> None:
-        connection = await open_kernel(
-            self.kernel_manager,
-            str(self.kernel_id),
-            self.log,
-            self.session_id,
-            self.options.kernel_ready_timeout,
-            self.options.digest_history_size,
-        )
-        connection.on_lifecycle = self._on_kernel_lifecycle
-        self._connection = connection
-        self._kernel_ok = True
-        if self._died.done():
-            self._died = asyncio.get_running_loop().create_future()
-
-    def _on_kernel_lifecycle(self, state: str) -> None:
-        """A remote gateway says the kernel died: ``restarting`` (it restarts the kernel
-        itself) or ``dead`` (it gave up)."""
-        if self.closed:
-            return
-        self.log.warning(
-            "pdit session %s: remote kernel %s %s", self.session_id, self.kernel_id, state
-        )
-        if state == "dead":
-            if self._kernel_ok:
-                spawn(self._tasks, self._on_dead(), f"pdit-dead-{self.session_id}")
-            return
-        self._ready.clear()
-        self._set_kernel_state("dead", "the kernel died; the remote gateway restarts it")
-        if not self._died.done():
-            self._died.set_result(None)
-        self._died = asyncio.get_running_loop().create_future()
-        self._set_kernel_state("restarting", "dead")
-        spawn(self._tasks, self._remote_restarted(), f"pdit-reprobe-{self.session_id}")
-
-    async def _remote_restarted(self) -> None:
-        """Wait until the remotely restarted kernel answers on shell and iopub, then go on."""
-        async with self._restart_lock:
-            connection = self._connection
-            try:
-                if connection is not None:
-                    await connection.probe(self.options.kernel_ready_timeout)
-                    # a new kernel process: the script set-up is gone with the old one
-                    connection.scripting = False
-                    await connection.install_scripting(self.options.kernel_ready_timeout)
-            except Exception as err:
-                self.log.exception("pdit session %s: restarted kernel silent", self.session_id)
-                self._kernel_ok = False
-                self._set_kernel_state("dead", f"the restarted kernel did not answer: {err}")
-            else:
-                self._set_kernel_state("busy" if self.runner is not None else "idle")
-            self._ready.set()
-
-    async def _monitor(self) -> None:
-        while not self.closed:
-            await asyncio.sleep(self.options.kernel_poll_interval)
-            if not self._kernel_ok or self._restart_lock.locked():
-                continue
-            try:
-                alive = await self._is_alive()
-            except Exception:
-                self.log.exception("pdit session %s: liveness check failed", self.session_id)
-                continue
-            if not alive and self._kernel_ok and not self._restart_lock.locked():
-                await self._on_dead()
-
-    async def _is_alive(self) -> bool:
-        try:
-            km = self.kernel_manager.get_kernel(self.kernel_id)
-        except KeyError:
-            return False
-        alive = km.is_alive()
-        if inspect.isawaitable(alive):
-            alive = await alive
-        return bool(alive)
-
-    async def _on_dead(self) -> None:
-        self.log.warning("pdit session %s: kernel %s died", self.session_id, self.kernel_id)
-        self._kernel_ok = False
-        self._set_kernel_state("dead", "the kernel process ended")
-        if not self._died.done():
-            self._died.set_result(None)
-        if self.options.restart_dead_kernels and not self.closed:
-            await self.restart("dead")
-
-    async def restart(self, reason: str) -> None:
-        """Restart the kernel (namespace cleared); emit ``restarting`` then ``idle`` or ``dead``."""
-        async with self._restart_lock:
-            if self.closed:
-                return
-            self._ready.clear()
-            self._kernel_ok = False
-            self._set_kernel_state("restarting", reason)
-            if self._connection is not None:
-                await self._connection.close()
-                self._connection = None
-            try:
-                try:
-                    await self.kernel_manager.restart_kernel(self.kernel_id, now=True)
-                    await self._connect()
-                except KeyError:
-                    # the kernel was removed from the server's map: start a new one
-                    await self._replace_kernel()
-                except Exception as err:
-                    # A restarted kernel binds the ports it had, and under load another process
-                    # may have taken one meanwhile ("Address already in use"): the kernel ends
-                    # at once. A new kernel gets new ports.
-                    self.log.warning(
-                        "pdit session %s: the restarted kernel %s did not answer (%s); "
-                        "starting a new kernel",
-                        self.session_id,
-                        self.kernel_id,
-                        err,
-                    )
-                    await self._shutdown_kernel()
-                    await self._replace_kernel()
-            except Exception as err:
-                self.log.exception("pdit session %s: restarting the kernel failed", self.session_id)
-                self._set_kernel_state("dead", f"restart failed: {err}")
-                self._ready.set()
-                return
-            self._set_kernel_state("busy" if self.runner is not None else "idle")
-            self._ready.set()
-
-    async def _replace_kernel(self) -> None:
-        """Start a new kernel for the session (new ports) and connect to it."""
-        kwargs: dict[str, Any] = {"path": self.path if self.path is not None else ""}
-        if self.kernel_name:
-            kwargs["kernel_name"] = self.kernel_name
-        self.kernel_id = await launching.start_kernel(
-            self.kernel_manager, self.options.kernel_iopub_hwm, **kwargs
-        )
-        await self._connect()
-
-    async def _shutdown_kernel(self) -> None:
-        """Shut the session's kernel down (it may be gone already)."""
-        if self.kernel_id is None:
-            return
-        try:
-            await self.kernel_manager.shutdown_kernel(self.kernel_id, now=True)
-        except KeyError:
-            pass
-        except Exception:
-            self.log.exception("pdit session %s: kernel shutdown failed", self.session_id)
 
     async def shutdown(self, *, gateway_stopping: bool = False) -> None:
         """End every execution, shut the kernel down and close the clients.
@@ -421,27 +234,18 @@ class Session:
             else:
                 self._cancel_queued(execution, "cancel")
         self.closed = True
+        self.kernel.close_soon()
         if self._save_timer is not None:
             self._save_timer.cancel()
             self._save_timer = None
-        # let a restart in progress finish: a kernel cut off mid-start cannot be shut down
-        try:
-            await asyncio.wait_for(self._restart_lock.acquire(), self.options.kernel_ready_timeout)
-            self._restart_lock.release()
-        except asyncio.TimeoutError:
-            self.log.warning("pdit session %s: a kernel restart did not finish", self.session_id)
+        await self.kernel.settle()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
-        await self._shutdown_kernel()
-        self._set_kernel_state("dead", "session closed")
+        await self.kernel.shutdown()
         for client in list(self.clients):
             client.close(1001, "session closed")
-        if self.budget is not None:
-            self.budget.remove(self.event_log)
+        self.budget.remove(self.event_log)
         if gateway_stopping:
             if running is not None:
                 self.store.save_execution(
@@ -450,25 +254,6 @@ class Session:
         else:
             self.store.forget_session(self.session_id)
         self.log.info("pdit session %s closed", self.session_id)
-
-    # -- KernelControl, for the runner ------------------------------------------------------
-
-    @property
-    def connection(self) -> KernelConnection:
-        """Return the live kernel connection."""
-        if self._connection is None:
-            raise SessionClosedError("the kernel is not connected")
-        return self._connection
-
-    @property
-    def died(self) -> asyncio.Future[None]:
-        """Return a future that resolves when the current kernel is found dead."""
-        return self._died
-
-    async def interrupt(self) -> None:
-        """Interrupt the kernel."""
-        if self.kernel_id is not None:
-            await self.kernel_manager.interrupt_kernel(self.kernel_id)
 
     # -- events ------------------------------------------------------------------------------
 
@@ -482,7 +267,7 @@ class Session:
             client.notify()
         if self._save_timer is None and payload["type"] in _PROGRESS_EVENTS and not self.closed:
             self._save_timer = asyncio.get_running_loop().call_later(
-                RUNNING_SAVE_INTERVAL, self._save_running
+                self.settings.running_save_interval, self._save_running
             )
         return entry.event
 
@@ -492,27 +277,24 @@ class Session:
         if self.runner is not None and not self.closed:
             self._persist(self.runner.execution)
 
-    def _set_kernel_state(self, state: str, reason: str | None = None) -> None:
-        if state == self.kernel_state and reason is None:
-            return
-        self.kernel_state = state
-        payload: dict[str, Any] = {"type": "kernel-status", "state": state}
-        if reason:
-            payload["reason"] = reason
-        self.emit(payload)
-
     # -- clients ------------------------------------------------------------------------------
 
     def attach(self, transport: Transport) -> Client:
         """Attach a connection; it gets ``welcome`` now and events once it starts its stream."""
         if self.closed:
             raise SessionClosedError(f"session {self.session_id} is closed")
-        limit = self.options.max_clients_per_session
+        limit = self.settings.max_clients_per_session
         if limit and len(self.clients) >= limit:
             raise TooManyClientsError(
                 f"the session already has {len(self.clients)} connections (max_clients_per_session)"
             )
-        client = Client(self, transport, self.log, self.options.max_client_replies)
+        client = Client(
+            self,
+            transport,
+            self.log,
+            self.settings.max_client_replies,
+            self.settings.client_batch_events,
+        )
         self.clients.add(client)
         self.last_activity = utcnow()
         client.reply(self.welcome())
@@ -547,7 +329,7 @@ class Session:
 
     def kernel_info(self) -> dict[str, Any]:
         """Return ``{name, state}`` of the kernel."""
-        return {"name": self.kernel_name, "state": self.kernel_state, "id": self.kernel_id}
+        return self.kernel.info()
 
     def snapshot(self) -> dict[str, Any]:
         """Return the session snapshot of protocol section 5."""
@@ -604,13 +386,14 @@ class Session:
             )
         if request.when_busy == "reject" and (self.runner is not None or self.queue):
             raise SessionBusyError("another execution is running", execution_id=execution_id)
-        if self.options.max_queue and len(self.queue) >= self.options.max_queue:
+        max_queue = self.settings.max_queue
+        if max_queue and len(self.queue) >= max_queue:
             raise QueueFullError(
                 f"the session already holds {len(self.queue)} queued executions (max_queue)",
                 execution_id=execution_id,
             )
         if request.mode == "cell":
-            statements = cell_statement(request.script)
+            statements = cell_statement(request.script, request.line_range)
         else:
             statements = split_script(
                 request.script, request.line_range, request.script_name or "<script>"
@@ -637,8 +420,8 @@ class Session:
     def prune_history(self, now: datetime | None = None) -> int:
         """Drop finished executions beyond ``execution_history_size`` or older than
         ``execution_max_age``; return how many were dropped."""
-        limit = self.options.execution_history_size
-        max_age = self.options.execution_max_age
+        limit = self.settings.execution_history_size
+        max_age = self.settings.execution_max_age
         finished = [eid for eid, execution in self.executions.items() if execution.finished]
         drop = set(finished[: max(0, len(finished) - limit)] if limit else [])
         if max_age > 0:
@@ -647,7 +430,7 @@ class Session:
                 ended = self.executions[eid].finished_at
                 if ended is not None and ended < horizon:
                     drop.add(eid)
-        max_bytes = self.options.execution_history_bytes
+        max_bytes = self.settings.execution_history_bytes
         if max_bytes > 0:
             kept = [eid for eid in finished if eid not in drop]
             held = sum(self.executions[eid].retained_bytes for eid in kept)
@@ -666,7 +449,7 @@ class Session:
     def idle_for(self, now: datetime | None = None) -> float | None:
         """Return seconds since the session became idle, or None while it is in use
         (a client connected, an execution queued or running, the kernel restarting)."""
-        if self.clients or self.queue or self.runner is not None or self._restart_lock.locked():
+        if self.clients or self.queue or self.runner is not None or self.kernel.restarting:
             return None
         return ((now or utcnow()) - self.last_activity).total_seconds()
 
@@ -719,8 +502,8 @@ class Session:
         """Interrupt whatever runs now (pdit's ``interrupt``)."""
         if self.runner is not None:
             self.runner.stop("interrupt")
-        elif self._kernel_ok:
-            await self.interrupt()
+        elif self.kernel.ok:
+            await self.kernel.interrupt()
 
     async def reset(self) -> None:
         """Cancel everything queued and running (reason ``reset``) and restart the kernel."""
@@ -730,54 +513,38 @@ class Session:
         if runner is not None:
             runner.stop("reset")  # the runner restarts the kernel itself
             return
-        await self._ready.wait()
-        await self.restart("reset")
+        await self.kernel.ready.wait()
+        await self.kernel.restart("reset")
 
     async def _work(self) -> None:
+        kernel = self.kernel
         while not self.closed:
             if not self.queue:
                 self._queue_changed.clear()
                 await self._queue_changed.wait()
                 continue
-            await self._ready.wait()
+            await kernel.ready.wait()
             if not self.queue:
                 continue
             execution = self.queue.popleft()
-            if execution.request.reset and self._kernel_ok:
-                await self.restart("reset")
-            if not self._kernel_ok and self.options.restart_dead_kernels:
-                await self.restart("dead")
-            options = self.options
-            runner = Runner(
-                execution,
-                self,
-                self,
-                RunOptions(
-                    timeout=execution.request.timeout
-                    if execution.request.timeout is not None
-                    else options.execution_timeout,
-                    interrupt_grace=options.interrupt_grace,
-                    iopub_timeout=options.iopub_timeout,
-                    max_output_bytes=options.max_output_bytes,
-                    output_tail_bytes=options.output_tail_bytes,
-                    pipeline_depth=options.pipeline_depth,
-                    max_execution_output_bytes=options.max_execution_output_bytes,
-                ),
-                self.log,
-            )
+            if execution.request.reset and kernel.ok:
+                await kernel.restart("reset")
+            if not kernel.ok and kernel.restart_dead_kernels:
+                await kernel.restart("dead")
+            runner = Runner(execution, kernel, self, self.policy, self.log)
             self.runner = runner
             self._persist(execution)
-            if self._kernel_ok:
-                self._set_kernel_state("busy")
-            elif not self._died.done():
-                self._died.set_result(None)
+            if kernel.ok:
+                kernel.set_state("busy")
+            else:
+                kernel.declare_dead()
             try:
                 await runner.run()
             finally:
                 self.runner = None
                 self.last_activity = utcnow()
-                if self._kernel_ok and self.kernel_state == "busy":
-                    self._set_kernel_state("idle")
+                if kernel.ok and kernel.state == "busy":
+                    kernel.set_state("idle")
             self._persist(execution)
             self.prune_history()
 
@@ -786,35 +553,164 @@ class Session:
 
 
 class PditSessionManager(LoggingConfigurable):
-    """Maps session ids to sessions; each session owns one kernel of the server's kernel manager."""
+    """Maps session ids to sessions; each session owns one kernel of the server's kernel manager.
+
+    The manager holds the traits every session runs under, and builds the configurables
+    the sessions share with ``parent=self``: the :class:`~pdit_gateway.runner.ExecutionPolicy`,
+    the :class:`~pdit_gateway.pool.KernelPool` and one
+    :class:`~pdit_gateway.session_kernel.SessionKernel` per session.
+    """
 
     kernel_manager = AnyTrait(help="The server's kernel manager (MappingKernelManager or gateway).")
-    options = Instance(SessionOptions, args=(), help="Limits shared by every session.")
     store = Instance(ExecutionStore, args=(), help="Where finished executions are recorded.")
     root_dir = Unicode(
         None,
         allow_none=True,
         help="The server's root directory: relative script names are paths under it.",
     )
+    lazy_pool = Bool(
+        False, help="Fill the kernel pool at the first session, not at start (in JupyterLab)."
+    )
+
+    kernel_class = Type(
+        default_value=SessionKernel,
+        klass=SessionKernel,
+        config=True,
+        help="The class that starts, watches, restarts and shuts down each session's kernel.",
+    )
+    kernel_pool_class = Type(
+        default_value=KernelPool,
+        klass=KernelPool,
+        config=True,
+        help="The class that keeps kernels started for new sessions.",
+    )
+    execution_policy_class = Type(
+        default_value=ExecutionPolicy,
+        klass=ExecutionPolicy,
+        config=True,
+        help="The class of the limits executions run under (timeout, output, pipelining).",
+    )
+    default_kernel_name = Unicode(
+        "",
+        config=True,
+        help="Kernel spec name for new sessions (empty = the server's default kernel).",
+    )
+    max_queue = Integer(
+        100,
+        min=0,
+        config=True,
+        help="Executions one session may hold queued behind the running one (0 = no limit).",
+    )
+    max_clients_per_session = Integer(
+        100,
+        min=0,
+        config=True,
+        help="WebSocket connections one session accepts at once, on both endpoints (count; "
+        "0 = no limit); one more is closed at once with code 1008 and a reason. Each "
+        "connection costs about 150 KB (its compressor among it) and a share of every fan-out.",
+    )
+    max_client_replies = Integer(
+        1000,
+        min=1,
+        config=True,
+        help="Replies to one connection (welcome, pong, state, error, ...) that may wait "
+        "unsent before the connection is closed as not reading, with code 1008 (count).",
+    )
+    client_batch_events = Integer(
+        512,
+        min=1,
+        config=True,
+        help="Logged events a connection's writer takes at a time (count; at most 1 MiB of "
+        "them go out together): larger batches cost fewer writes when a client catches up.",
+    )
+    event_log_size = Integer(
+        10_000,
+        min=1,
+        config=True,
+        help="Events retained per session for replay after a reconnect; older ones are "
+        "dropped and a client that needs them gets a 'resync' snapshot.",
+    )
+    event_log_bytes = Integer(
+        16 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of encoded events retained per session (0 = no limit besides "
+        "event_log_size); the oldest go first.",
+    )
+    event_log_total_bytes = Integer(
+        512 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of encoded events retained by all sessions together (0 = no limit); past "
+        "it the oldest events of the largest logs are dropped.",
+    )
+    execution_history_size = Integer(
+        100,
+        min=0,
+        config=True,
+        help="Finished executions retained per session for snapshots (0 = no limit).",
+    )
+    execution_history_bytes = Integer(
+        64 * 1024 * 1024,
+        min=0,
+        config=True,
+        help="Bytes of output (characters of the results' output items) that the finished "
+        "executions retained per session may hold (0 = no limit); past it the oldest are "
+        "dropped, from memory and from the database. The newest finished execution is kept.",
+    )
+    execution_max_age = Float(
+        24 * 3600.0,
+        min=0.0,
+        config=True,
+        help="Seconds a finished execution stays in memory after it ended (0 = no limit); "
+        "older ones are dropped by the maintenance task (and from the database).",
+    )
+    running_save_interval = Float(
+        1.0,
+        min=0.01,
+        config=True,
+        help="Seconds between two writes of the running execution's snapshot to the database "
+        "while it makes progress, so a gateway that is killed leaves its partial output "
+        "there (reported as interrupted on the next start).",
+    )
+    session_idle_timeout = Float(
+        0.0,
+        min=0.0,
+        config=True,
+        help="Seconds a session may stay idle — no client connected, nothing queued or "
+        "running — before it is culled and its kernel shut down (0 = never).",
+    )
+    maintenance_interval = Float(
+        30.0,
+        min=0.0,
+        config=True,
+        help="Seconds between passes of the maintenance task that drops expired history "
+        "and culls idle sessions (0 = no task).",
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sessions: dict[str, Session] = {}
-        self.budget = LogBudget(self.options.event_log_total_bytes)
+        self.budget = LogBudget(self.event_log_total_bytes)
         self.restored: dict[str, StoredSession] = self.store.load()
+        self.policy: ExecutionPolicy = self.execution_policy_class(parent=self)
         # the kernels the sessions and the pool start get the gateway's launcher
         self._undo_launch_hook = launching.install(self.kernel_manager, self.log)
-        self.pool = KernelPool(
+        self.pool: KernelPool = self.kernel_pool_class(
             self.kernel_manager,
-            self.options.kernel_pool_size,
-            self.options.default_kernel_name,
-            self.log,
-            self.options.kernel_ready_timeout,
-            self.options.digest_history_size,
-            self.options.kernel_iopub_hwm,
+            self.default_kernel_name or None,
+            lambda kernel_name: self.new_kernel("", kernel_name, None),
+            parent=self,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
+
+    def new_kernel(self, name: str, kernel_name: str | None, path: str | None) -> SessionKernel:
+        """Return an unstarted kernel for session ``name`` ("" for the pool)."""
+        kernel: SessionKernel = self.kernel_class(
+            self.kernel_manager, name, kernel_name, path, parent=self
+        )
+        return kernel
 
     def start(self) -> None:
         """Start the maintenance task and fill the kernel pool (once; needs a running loop)."""
@@ -828,9 +724,10 @@ class PditSessionManager(LoggingConfigurable):
                 loop.call_soon_threadsafe(self._store_health, error)
 
         self.store.on_health = on_health
-        if self.options.maintenance_interval > 0:
+        if self.maintenance_interval > 0:
             spawn(self._tasks, self._maintain(), "pdit-maintenance")
-        self.pool.fill()
+        if not self.lazy_pool:
+            self.pool.fill()
 
     def _store_health(self, error: str | None) -> None:
         """Writes to the store started failing: tell every connected client (an ``error``)."""
@@ -846,7 +743,7 @@ class PditSessionManager(LoggingConfigurable):
 
     async def _maintain(self) -> None:
         while True:
-            await asyncio.sleep(self.options.maintenance_interval)
+            await asyncio.sleep(self.maintenance_interval)
             await self.maintain()
 
     async def maintain(self) -> None:
@@ -856,7 +753,7 @@ class PditSessionManager(LoggingConfigurable):
             try:
                 session.prune_history(now)
                 idle = session.idle_for(now)
-                timeout = session.idle_timeout or self.options.session_idle_timeout
+                timeout = session.idle_timeout or self.session_idle_timeout
                 if timeout > 0 and idle is not None and idle > timeout:
                     self.log.info(
                         "pdit session %s culled after %.0f s idle (kernel %s)",
@@ -889,18 +786,14 @@ class PditSessionManager(LoggingConfigurable):
             raise PathOutsideRootError(f"{path!r} is not a path inside the server's root directory")
         session = self.sessions.get(session_id)
         if session is None:
+            kernel_name = kernel_name or self.default_kernel_name or None
+            kernel = None
+            if self.pool.matches(kernel_name, path):
+                kernel = self.pool.take()
+            if kernel is None:
+                kernel = self.new_kernel(session_id, kernel_name, path)
             session = Session(
-                session_id,
-                self.kernel_manager,
-                self.options,
-                self.log,
-                kernel_name,
-                path,
-                store=self.store,
-                budget=self.budget,
-                restored=self.restored.pop(session_id, None),
-                pool=self.pool,
-                root_dir=self.root_dir,
+                session_id, kernel, self, restored=self.restored.pop(session_id, None)
             )
             self.sessions[session_id] = session
             session.start()
@@ -960,4 +853,4 @@ class PditSessionManager(LoggingConfigurable):
         await self.store.close()
 
 
-__all__ = ["Message", "PditSessionManager", "Session", "SessionOptions"]
+__all__ = ["PditSessionManager", "Session"]

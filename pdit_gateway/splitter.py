@@ -145,6 +145,26 @@ def split_script(
     return [dataclasses.replace(s, index=i) for i, s in enumerate(statements)]
 
 
+def cell_statement(script: str, line_range: tuple[int, int] | None = None) -> list[Statement]:
+    """Return the whole script as one statement (``mode: "cell"``); none for a blank one.
+
+    With ``line_range`` the cell is those lines of the script (a ``# %%`` cell of a file),
+    and it keeps their line numbers.
+    """
+    normalised = script.replace("\r\n", "\n").replace("\r", "\n")
+    first = 1
+    if line_range is not None:
+        first = line_range[0]
+        normalised = "\n".join(normalised.split("\n")[first - 1 : line_range[1]])
+    if not normalised.strip():
+        return []
+    lines = normalised.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    end = first + max(1, len(lines)) - 1
+    return [Statement(index=0, line_start=first, line_end=end, kind="code", code=normalised)]
+
+
 def _parse(source: str, filename: str) -> ast.Module:
     """Parse without emitting compile-time warnings (the kernel reports its own)."""
     with warnings.catch_warnings():

@@ -26,7 +26,7 @@ pip install -q -e '.[test]'
 # jlpm (JupyterLab's yarn) for the TypeScript tests
 pip install -q 'jupyterlab>=4.6,<5'
 
-(cd labextension && jlpm install && jlpm typecheck && jlpm test && jlpm test:integration)
+(cd labextension && jlpm install && jlpm typecheck && jlpm lint:check && jlpm test && jlpm test:integration)
 
 # Playwright keeps its own event loop for the whole session, which pytest-jupyter's loop
 # fixtures cannot share: the browser tests run in a pytest process of their own.

@@ -12,6 +12,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
+
+from pdit_gateway.client import execute_frame
 
 from .wire import READ_TIMEOUT, Wire
 
@@ -111,7 +114,7 @@ def parse_ts(ts: str) -> float:
 
 async def gateway_open(server: Any, session_id: str) -> tuple[Wire, dict[str, Any]]:
     """Open the channel of ``session_id`` (created with its kernel if new), read ``welcome``."""
-    wire = await server.connect(f"/pdit/api/sessions/{session_id}/channel")
+    wire = await server.connect(urlsplit(server.address.channel_url(session_id)).path)
     welcome = await wire.recv_json()
     if welcome.get("type") != "welcome":
         raise RuntimeError(f"expected welcome, got {welcome}")
@@ -134,14 +137,7 @@ async def gateway_run(
     marker = f'"{until}"'
     before, before_wire = wire.bytes, wire.socket_bytes
     start = time.perf_counter()
-    await wire.send(
-        {
-            "type": "execute",
-            "script": script,
-            "executionId": execution_id,
-            "storeHistory": store_history,
-        }
-    )
+    await wire.send(execute_frame(script, execution_id=execution_id, storeHistory=store_history))
     while True:
         text = await wire.recv(deadline.left())
         if collect:

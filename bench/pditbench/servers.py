@@ -17,6 +17,7 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
+from pdit_gateway.client import GatewayAddress
 from pdit_gateway.process import free_port, gateway_argv
 
 from .wire import Wire
@@ -167,6 +168,11 @@ class GatewayServer(ServerProcess):
             compression_options=COMPRESSION,
         )
         return Wire(connection)
+
+    @property
+    def address(self) -> GatewayAddress:
+        """The gateway's address, for the client module's URLs."""
+        return GatewayAddress.local(self.port, self.token)
 
     def rss(self) -> int:
         """Return the gateway process's resident set size in bytes."""

@@ -7,8 +7,14 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  IKernelStatusModel,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import { IEditorServices } from '@jupyterlab/codeeditor';
+import { ICompletionProviderManager } from '@jupyterlab/completer';
+import { IMainMenu } from '@jupyterlab/mainmenu';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { DocumentWidget } from '@jupyterlab/docregistry';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
@@ -22,6 +28,19 @@ import {
   Toolbar
 } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
+import { addOutputCommands, OutputCommandIDs } from './outputcommands';
+import {
+  confirmRestart,
+  exportLastRun,
+  nextStatementLine,
+  pickKernelSpec,
+  PditCompletionProvider,
+  runCells,
+  sessionContextFor,
+  showTooltip,
+  shutDown,
+  trackSessionContext
+} from './lab';
 import {
   PditDocumentWidget,
   PditStatus,
@@ -31,9 +50,11 @@ import {
 
 export * from './client';
 export { OutputModel } from './model';
+export { addOutputCommands, OutputCommandIDs } from './outputcommands';
 export { optionsFromServerSettings } from './settings';
 export { sessionIdForPath } from './sessionid';
 export { PditView, PditDocumentWidget } from './widget';
+export { percentCells, nextStatementLine } from './lab';
 
 /** The widget factory's name: "Open With → pdit". */
 export const FACTORY = 'pdit';
@@ -45,6 +66,17 @@ export namespace CommandIDs {
   export const interrupt = 'pdit:interrupt';
   export const restartKernel = 'pdit:restart-kernel';
   export const cancel = 'pdit:cancel';
+  export const runAndAdvance = 'pdit:run-current-and-advance';
+  export const restartAndRunAll = 'pdit:restart-run-all';
+  export const changeKernel = 'pdit:change-kernel';
+  export const shutdown = 'pdit:shutdown-kernel';
+  export const runCells = 'pdit:run-cells';
+  export const exportHtml = 'pdit:export-html';
+  export const exportIpynb = 'pdit:export-ipynb';
+  export const tooltip = 'pdit:tooltip';
+  export const invokeCompleter = 'pdit:invoke-completer';
+  export const selectCompleter = 'pdit:select-completer';
+  export const contextualHelp = 'pdit:contextual-help';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -53,14 +85,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
     'Run a .py file statement by statement, outputs beside the lines (pdit).',
   autoStart: true,
   requires: [IEditorServices, IRenderMimeRegistry, IDocumentManager],
-  optional: [ILayoutRestorer, ICommandPalette],
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    IMainMenu,
+    ICompletionProviderManager,
+    IKernelStatusModel
+  ],
   activate: (
     app: JupyterFrontEnd,
     editorServices: IEditorServices,
     rendermime: IRenderMimeRegistry,
     docManager: IDocumentManager,
     restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    mainMenu: IMainMenu | null,
+    completion: ICompletionProviderManager | null,
+    kernelStatus: IKernelStatusModel | null
   ) => {
     const { commands, shell } = app;
     const tracker = new WidgetTracker<PditDocumentWidget>({
@@ -102,6 +143,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     app.docRegistry.addWidgetFactory(factory);
     factory.widgetCreated.connect((_, widget) => {
+      // a code runner: JupyterLab's editor leaves Ctrl+Enter (and Shift+Enter) to the commands
+      widget.node.setAttribute('data-jp-code-runner', 'true');
       widget.context.pathChanged.connect(() => void tracker.save(widget));
       void tracker.add(widget);
     });
@@ -113,6 +156,201 @@ const plugin: JupyterFrontEndPlugin<void> = {
         name: widget => widget.context.path
       });
     }
+
+    /** The pdit document widget in the main area's focus, if it is one. */
+    const currentWidget = (): PditDocumentWidget | null => {
+      const widget = tracker.currentWidget;
+      return widget !== null && widget === shell.currentWidget ? widget : null;
+    };
+
+    const addLabCommands = () => {
+      commands.addCommand(CommandIDs.runAndAdvance, {
+        label: 'Run Statement and Advance (pdit)',
+        caption: 'Run the statement at the cursor and move to the next one',
+        isEnabled,
+        execute: () => {
+          const view = current();
+          if (!view) {
+            return;
+          }
+          view.runCurrent();
+          const editor = view.editor;
+          const source = editor.model.sharedModel.getSource();
+          const line = editor.getCursorPosition().line;
+          const next = nextStatementLine(source, line, view.model.statements);
+          editor.setCursorPosition({ line: next, column: 0 });
+        }
+      });
+      commands.addCommand(CommandIDs.restartAndRunAll, {
+        label: 'Restart Kernel (pdit)',
+        isEnabled,
+        execute: async () => {
+          const widget = currentWidget();
+          if (widget && (await confirmRestart(widget))) {
+            widget.content.restartKernel();
+            widget.content.runAll(); // queued behind the restart
+            return true;
+          }
+          return false;
+        }
+      });
+      commands.addCommand(CommandIDs.changeKernel, {
+        label: 'Change Kernel… (pdit)',
+        isEnabled,
+        execute: async () => {
+          const widget = currentWidget();
+          if (!widget) {
+            return null;
+          }
+          const state = await widget.content.client.getState();
+          const name = await pickKernelSpec(app, state.kernel.name);
+          if (name !== null) {
+            widget.content.client.changeKernel(name);
+          }
+          return name;
+        }
+      });
+      commands.addCommand(CommandIDs.shutdown, {
+        label: 'Shut Down Kernel (pdit)',
+        caption:
+          "End the file's session and its kernel (a new one starts with the next connection)",
+        isEnabled,
+        execute: async () => {
+          const view = current();
+          if (view) {
+            await shutDown(app.serviceManager.serverSettings, view);
+          }
+        }
+      });
+      commands.addCommand(CommandIDs.runCells, {
+        label: 'Run Cells (pdit)',
+        caption:
+          'Run the file cell by cell (# %% cells), each as a notebook cell runs',
+        isEnabled,
+        execute: () => {
+          const widget = currentWidget();
+          return widget ? runCells(widget) : 0;
+        }
+      });
+      for (const [id, format, label] of [
+        [CommandIDs.exportHtml, 'html', 'Export Last Run as HTML (pdit)'],
+        [CommandIDs.exportIpynb, 'ipynb', 'Export Last Run as Notebook (pdit)']
+      ] as const) {
+        commands.addCommand(id, {
+          label,
+          isEnabled,
+          execute: () => {
+            const widget = currentWidget();
+            return widget
+              ? exportLastRun(app.serviceManager.serverSettings, widget, format)
+              : '';
+          }
+        });
+      }
+      commands.addCommand(CommandIDs.tooltip, {
+        label: 'Show Tooltip (pdit)',
+        isEnabled,
+        execute: async () => {
+          const widget = currentWidget();
+          if (widget) {
+            await showTooltip(widget, rendermime).catch(err =>
+              console.warn('pdit: no tooltip:', err.message)
+            );
+          }
+        }
+      });
+      commands.addCommand(CommandIDs.contextualHelp, {
+        label: 'Show Contextual Help (pdit)',
+        isEnabled,
+        execute: async () => {
+          const widget = currentWidget();
+          if (!widget) {
+            return;
+          }
+          await showContextualHelp(widget);
+        }
+      });
+      if (completion) {
+        completion.registerProvider(new PditCompletionProvider());
+        const attach = () => {
+          const widget = currentWidget();
+          if (widget) {
+            void completion.updateCompleter({
+              widget,
+              editor: widget.content.editor
+            });
+          }
+        };
+        tracker.currentChanged.connect(attach);
+        tracker.widgetAdded.connect((_, widget) => {
+          void widget.context.ready.then(() =>
+            completion.updateCompleter({
+              widget,
+              editor: widget.content.editor
+            })
+          );
+        });
+        commands.addCommand(CommandIDs.invokeCompleter, {
+          label: 'Show Completions (pdit)',
+          execute: () => {
+            const widget = currentWidget();
+            if (widget) {
+              completion.invoke(widget.id);
+            }
+          }
+        });
+        commands.addCommand(CommandIDs.selectCompleter, {
+          label: 'Select Completion (pdit)',
+          execute: () => {
+            const widget = currentWidget();
+            if (widget) {
+              completion.select(widget.id);
+            }
+          }
+        });
+      }
+    };
+
+    /** Contextual Help: the inspection of the name at the cursor, in a panel beside. */
+    let help: Widget | null = null;
+    const showContextualHelp = async (widget: PditDocumentWidget) => {
+      const view = widget.content;
+      const editor = view.editor;
+      const code = editor.model.sharedModel.getSource();
+      const offset = editor.getOffsetAt(editor.getCursorPosition());
+      let reply;
+      try {
+        reply = await view.client.inspect(
+          code,
+          [...code.slice(0, offset)].length,
+          1
+        );
+      } catch (err) {
+        console.warn('pdit: no help:', (err as Error).message);
+        return;
+      }
+      if (help === null || help.isDisposed) {
+        help = new Widget();
+        help.id = 'pdit-contextual-help';
+        help.title.label = 'Contextual Help';
+        help.title.closable = true;
+        help.addClass('jp-pdit-help');
+        shell.add(help, 'main', { mode: 'split-right' });
+      }
+      help.node.textContent = '';
+      if (reply.found) {
+        const model = rendermime.createModel({ data: reply.data as any });
+        const renderer = rendermime.createRenderer(
+          rendermime.preferredMimeType(model.data) ?? 'text/plain'
+        );
+        await renderer.renderModel(model);
+        help.node.appendChild(renderer.node);
+      } else {
+        help.node.textContent = 'No documentation for the name at the cursor.';
+      }
+      shell.activateById(help.id);
+      view.editor.focus();
+    };
 
     /** The pdit view of the main area's current widget, if it is one. */
     const current = (): PditView | null => {
@@ -174,25 +412,92 @@ const plugin: JupyterFrontEndPlugin<void> = {
         'Cancel everything and restart the kernel (clears the namespace)',
       icon: args => (args.toolbar ? refreshIcon : undefined),
       isEnabled,
-      execute: () => current()?.restartKernel()
+      execute: async () => {
+        const widget = currentWidget();
+        if (widget && (await confirmRestart(widget))) {
+          widget.content.restartKernel();
+          return true;
+        }
+        return false;
+      }
     });
+    addLabCommands();
 
-    const selector = '.jp-pdit-View';
-    const keys: [string, string[]][] = [
-      [CommandIDs.runCurrent, ['Shift Enter']],
-      [CommandIDs.runAll, ['Accel Shift Enter']],
-      [CommandIDs.interrupt, ['Accel Alt C']],
-      [CommandIDs.cancel, ['Accel Alt X']],
-      [CommandIDs.restartKernel, ['Accel Alt R']]
-    ];
-    for (const [command, k] of keys) {
-      commands.addKeyBinding({ command, keys: k, selector });
+    const confirmCurrent = async (): Promise<boolean> => {
+      const widget = tracker.currentWidget;
+      return (
+        widget !== null &&
+        (await confirmRestart(widget, ' The outputs are cleared.'))
+      );
+    };
+    for (const command of addOutputCommands(
+      commands,
+      current,
+      confirmCurrent
+    )) {
+      palette?.addItem({ command, category: 'pdit' });
     }
 
     if (palette) {
       for (const command of Object.values(CommandIDs)) {
-        palette.addItem({ command, category: 'pdit' });
+        if (commands.hasCommand(command)) {
+          palette.addItem({ command, category: 'pdit' });
+        }
       }
+    }
+
+    if (mainMenu) {
+      const isPdit = (widget: Widget) => tracker.has(widget);
+      const runners = mainMenu.runMenu.codeRunners;
+      runners.run.add({ id: CommandIDs.runCurrent, isEnabled: isPdit });
+      runners.runAll.add({ id: CommandIDs.runAll, isEnabled: isPdit });
+      runners.restart.add({
+        id: CommandIDs.restartAndRunAll,
+        isEnabled: isPdit
+      });
+      const users = mainMenu.kernelMenu.kernelUsers;
+      users.interruptKernel.add({
+        id: CommandIDs.interrupt,
+        isEnabled: isPdit
+      });
+      users.restartKernel.add({
+        id: CommandIDs.restartKernel,
+        isEnabled: isPdit
+      });
+      users.clearWidget.add({
+        id: OutputCommandIDs.restartClear,
+        isEnabled: isPdit
+      });
+      users.changeKernel.add({
+        id: CommandIDs.changeKernel,
+        isEnabled: isPdit
+      });
+      users.shutdownKernel.add({ id: CommandIDs.shutdown, isEnabled: isPdit });
+      mainMenu.runMenu.addGroup(
+        [
+          { command: CommandIDs.runCells },
+          { command: OutputCommandIDs.clearOutputs }
+        ],
+        1000
+      );
+      mainMenu.fileMenu.addGroup(
+        [
+          { command: CommandIDs.exportHtml },
+          { command: CommandIDs.exportIpynb }
+        ],
+        20
+      );
+    }
+
+    if (kernelStatus) {
+      kernelStatus.addSessionProvider(widget =>
+        widget !== null && tracker.has(widget)
+          ? sessionContextFor(app, widget as PditDocumentWidget)
+          : null
+      );
+      tracker.widgetAdded.connect((_, widget) =>
+        trackSessionContext(app, widget, () => undefined)
+      );
     }
 
     const refresh = () => {

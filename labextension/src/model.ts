@@ -10,9 +10,9 @@ import {
   FINAL_STATUSES,
   OutputItem,
   ResultEvent,
-  SessionSnapshot,
-  Signal
+  SessionSnapshot
 } from './client';
+import { ISignal, Signal } from '@lumino/signaling';
 
 export type StatementState =
   'queued' | 'running' | 'done' | 'error' | 'cancelled';
@@ -22,9 +22,12 @@ export interface IStatement {
   readonly key: string;
   readonly executionId: string;
   readonly index: number;
-  readonly lineStart: number;
-  readonly lineEnd: number;
+  /** Lines of the document now (1-based, inclusive): they follow the edits above. */
+  lineStart: number;
+  lineEnd: number;
   state: StatementState;
+  /** The statement's code was edited, or the kernel restarted, since this ran. */
+  stale: boolean;
   /** The outputs so far; an item changed by an event is a new object. */
   outputs: OutputItem[];
   durationMs?: number;
@@ -46,9 +49,27 @@ interface IExecutionRecord {
   keys: Map<number, string>;
 }
 
+/**
+ * Where the lines an execution ran are in the document now: `null` when the
+ * statement was deleted since, `stale` when it was edited.
+ */
+export type LineMapper = (
+  executionId: string,
+  lineStart: number,
+  lineEnd: number
+) => { lineStart: number; lineEnd: number; stale: boolean } | null | undefined;
+
 export class OutputModel {
-  /** Emits after each applied event that changed something. */
-  readonly changed = new Signal<void>();
+  /**
+   * Set by the view: an execution's lines (as the script was sent) → the document's
+   * lines now. Without it the lines are taken as they are.
+   */
+  mapLines: LineMapper | null = null;
+
+  /** Emits after each applied event, or call, that changed something. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
 
   /** The statements, ordered by their first line. */
   get statements(): IStatement[] {
@@ -72,7 +93,68 @@ export class OutputModel {
   clear(): void {
     this._statements.clear();
     this._executions.clear();
-    this.changed.emit();
+    this._changed.emit();
+  }
+
+  /**
+   * Clear Outputs: forget every statement that finished; a queued or running one
+   * stays (so its outputs still arrive) unless `includeActive`.
+   */
+  clearOutputs(includeActive = false): void {
+    let changed = false;
+    for (const [key, st] of this._statements) {
+      if (includeActive || (st.state !== 'queued' && st.state !== 'running')) {
+        this._statements.delete(key);
+        changed = true;
+      }
+    }
+    if (changed) {
+      this._changed.emit();
+    }
+  }
+
+  /** These statements' code was edited: their outputs are stale until they run again. */
+  markStale(keys: Iterable<string>): void {
+    let changed = false;
+    for (const key of keys) {
+      const st = this._statements.get(key);
+      if (st && !st.stale) {
+        st.stale = true;
+        st.version++;
+        changed = true;
+      }
+    }
+    if (changed) {
+      this._changed.emit();
+    }
+  }
+
+  /** These statements were deleted from the document: their outputs go. */
+  remove(keys: Iterable<string>): void {
+    let changed = false;
+    for (const key of keys) {
+      changed = this._statements.delete(key) || changed;
+    }
+    if (changed) {
+      this._changed.emit();
+    }
+  }
+
+  /** The statements' lines now (after edits above or inside them). */
+  relocate(lines: ReadonlyMap<string, [number, number]>): void {
+    let changed = false;
+    for (const [key, [lineStart, lineEnd]] of lines) {
+      const st = this._statements.get(key);
+      if (st && (st.lineStart !== lineStart || st.lineEnd !== lineEnd)) {
+        st.lineStart = lineStart;
+        st.lineEnd = lineEnd;
+        st.version++;
+        changed = true;
+      }
+    }
+    if (changed) {
+      this._changed.emit();
+    }
   }
 
   /** The user answered the statement's `input()` with `value`: stop asking, keep the answer. */
@@ -86,13 +168,13 @@ export class OutputModel {
       ];
       st.inputRequest = undefined;
       st.version++;
-      this.changed.emit();
+      this._changed.emit();
     }
   }
 
   apply(event: ClientEvent): void {
     if (this._apply(event)) {
-      this.changed.emit();
+      this._changed.emit();
     }
   }
 
@@ -201,6 +283,12 @@ export class OutputModel {
       case 'resync':
         this._resync(event);
         return true;
+      case 'kernel-status':
+        // a new kernel: what the outputs show is no longer in its namespace
+        if (event.state === 'restarting') {
+          return this._markAllStale();
+        }
+        return false;
       default:
         return false;
     }
@@ -215,24 +303,60 @@ export class OutputModel {
     return record;
   }
 
-  /** New statements replace the statements they overlap. */
+  private _markAllStale(): boolean {
+    let changed = false;
+    for (const st of this._statements.values()) {
+      if (!st.stale) {
+        st.stale = true;
+        st.version++;
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /**
+   * A run replaces every output within the lines it runs, from its first statement's
+   * first line to its last statement's last line (so Run All leaves no output of an
+   * older run behind).
+   */
   private _start(executionId: string, expressions: ExpressionInfo[]): void {
     const record = this._record(executionId);
+    const placed = [];
     for (const expr of expressions) {
+      const lines = this.mapLines?.(executionId, expr.lineStart, expr.lineEnd);
+      if (lines === null) {
+        continue; // deleted since the script was sent
+      }
+      placed.push({
+        expr,
+        ...(lines ?? {
+          lineStart: expr.lineStart,
+          lineEnd: expr.lineEnd,
+          stale: false
+        })
+      });
+    }
+    if (placed.length > 0) {
+      const first = Math.min(...placed.map(p => p.lineStart));
+      const last = Math.max(...placed.map(p => p.lineEnd));
       for (const [key, st] of this._statements) {
-        if (st.lineStart <= expr.lineEnd && expr.lineStart <= st.lineEnd) {
+        if (st.lineStart <= last && first <= st.lineEnd) {
           this._statements.delete(key);
         }
       }
+    }
+    for (const { expr, lineStart, lineEnd, stale } of placed) {
       const key = `${executionId}:${expr.index}`;
       record.keys.set(expr.index, key);
       this._statements.set(key, {
         key,
         executionId,
         index: expr.index,
-        lineStart: expr.lineStart,
-        lineEnd: expr.lineEnd,
+        lineStart,
+        lineEnd,
         state: 'queued',
+        stale,
         outputs: [],
         version: 0,
         pendingClear: false
@@ -289,10 +413,20 @@ export class OutputModel {
   }
 
   private _resync(snapshot: SessionSnapshot): void {
+    const before = new Map(this._statements);
     this._statements.clear();
     this._executions.clear();
     for (const execution of snapshot.executions) {
       this._applySnapshot(execution);
+    }
+    // what this view knew of the statements still shown: their lines now, stale or not
+    for (const [key, st] of this._statements) {
+      const old = before.get(key);
+      if (old !== undefined) {
+        st.lineStart = old.lineStart;
+        st.lineEnd = old.lineEnd;
+        st.stale = st.stale || old.stale;
+      }
     }
   }
 
@@ -325,4 +459,5 @@ export class OutputModel {
 
   private _statements = new Map<string, IStatement>();
   private _executions = new Map<string, IExecutionRecord>();
+  private _changed = new Signal<this, void>(this);
 }

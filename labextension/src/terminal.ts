@@ -20,6 +20,8 @@ export function terminalText(text: string): string {
         shown = screen;
       }
       while (shown.includes('\b')) {
+        // the backspace is the control character this removes, with what it erases
+        // eslint-disable-next-line no-control-regex
         shown = shown.replace(/[^\x08]?\x08/, '');
       }
       return shown;

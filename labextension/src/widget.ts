@@ -1,8 +1,10 @@
 /**
  * The pdit view of a `.py` file: JupyterLab's code editor on the left, each statement's
- * outputs on the right at the height of its first line (below its last line when the
- * view is narrow), fed by the gateway session of the file.
+ * outputs on the right level with its first line (below its last line when the view is
+ * narrow), fed by the gateway session of the file.
  */
+import { ChangeSet, Text } from '@codemirror/state';
+import { EditorView, ViewUpdate } from '@codemirror/view';
 import { CodeEditor, CodeEditorWrapper } from '@jupyterlab/codeeditor';
 import { CodeMirrorEditor } from '@jupyterlab/codemirror';
 import {
@@ -31,16 +33,37 @@ import { renderItem } from './render';
 import { optionsFromServerSettings } from './settings';
 import { sessionIdForPath } from './sessionid';
 import {
+  anchorField,
+  currentSpacers,
+  dropAnchors,
+  IAnchor,
+  ISpacer,
+  layoutExtension,
   lineStatesExtension,
+  mapAnchor,
+  setAnchors,
   setLineStates,
   setSlots,
+  setSpacers,
   slotsExtension
 } from './slots';
 
 /** Below this width (px) outputs go under their statement instead of beside it. */
 export const NARROW_WIDTH = 640;
-/** Vertical gap (px) between two stacked outputs in the side column. */
+/** Room (px) kept under an output that is taller than its statement's lines. */
 const GAP = 4;
+/** Where the code/output split is remembered (the editor's share of the width). */
+export const SPLIT_STORAGE_KEY = 'pdit-gateway:split';
+/** The editor's share of the width: the default, and the bounds of the drag handle. */
+const SPLIT_DEFAULT = 0.55;
+const SPLIT_MIN = 0.15;
+const SPLIT_MAX = 0.85;
+
+/** An execution this view sent: the document then, and every change made since. */
+interface IPendingExecution {
+  doc: Text;
+  changes: ChangeSet;
+}
 
 interface IRenderedStatement {
   node: HTMLElement;
@@ -81,11 +104,21 @@ export class PditView extends Panel {
     this._editorWidget.addClass('jp-pdit-editor');
     this._outputs = new Widget();
     this._outputs.addClass('jp-pdit-outputs');
+    this._handle = new Widget();
+    this._handle.addClass('jp-pdit-splitHandle');
     this.addWidget(this._editorWidget);
+    this.addWidget(this._handle);
     this.addWidget(this._outputs);
+    this._setUpHandle();
     const cm = this._editorWidget.editor as CodeMirrorEditor;
     cm.injectExtension(slotsExtension(() => this._scheduleLayout()));
     cm.injectExtension(lineStatesExtension());
+    cm.injectExtension([
+      layoutExtension(),
+      EditorView.updateListener.of(update => this._onEditorUpdate(update))
+    ]);
+    this._model.mapLines = (id, lineStart, lineEnd) =>
+      this._mapLines(id, lineStart, lineEnd);
     this._model.changed.connect(() => this._scheduleRender());
     this._resizeObserver = new ResizeObserver(() => this._scheduleLayout());
     this._connect();
@@ -158,6 +191,22 @@ export class PditView extends Panel {
     this._client?.reset();
   }
 
+  /** Clear Outputs: take away the outputs of every statement that is not queued or running. */
+  clearOutputs(): void {
+    this._model.clearOutputs();
+  }
+
+  /** Restart Kernel and Clear: cancel everything, restart the kernel, take every output away. */
+  restartAndClear(): void {
+    this._client?.reset();
+    this._model.clearOutputs(true);
+  }
+
+  /** The editor's share of the view's width (the split between code and outputs). */
+  get split(): number {
+    return this._split;
+  }
+
   dispose(): void {
     if (this.isDisposed) {
       return;
@@ -198,11 +247,107 @@ export class PditView extends Panel {
       return;
     }
     const script = this._context.model.sharedModel.getSource();
+    const doc = this._view.state.doc;
     // the document's path under the server's root: the kernel's __file__ and tracebacks
-    this._client.execute(script, {
+    const execution = this._client.execute(script, {
       scriptName: this._context.path,
       ...(lineRange ? { lineRange } : {})
     });
+    // the lines it reports are the script's as sent: follow the edits made until then
+    this._pending.set(execution.id, {
+      doc,
+      changes: ChangeSet.empty(doc.length)
+    });
+    void execution.done.then(() => this._pending.delete(execution.id));
+  }
+
+  private get _view(): EditorView {
+    return (this._editorWidget.editor as CodeMirrorEditor).editor;
+  }
+
+  // -- statements and the edits ------------------------------------------------------
+
+  /** An execution's lines (as sent) → the document's lines now. */
+  private _mapLines(
+    executionId: string,
+    lineStart: number,
+    lineEnd: number
+  ): { lineStart: number; lineEnd: number; stale: boolean } | null | undefined {
+    const pending = this._pending.get(executionId);
+    if (pending === undefined) {
+      return undefined; // another view's run, or replayed: its lines as they are
+    }
+    const old = pending.doc;
+    const clamp = (n: number) => Math.min(Math.max(n, 1), old.lines);
+    const mapped = mapAnchor(pending.changes, {
+      from: old.line(clamp(lineStart)).from,
+      to: old.line(clamp(lineEnd)).to
+    });
+    if (mapped.deleted) {
+      return null;
+    }
+    const doc = this._view.state.doc;
+    return {
+      lineStart: doc.lineAt(mapped.from).number,
+      lineEnd: doc.lineAt(mapped.to).number,
+      stale: mapped.edited
+    };
+  }
+
+  /** Edits move outputs with their statements, mark edited ones stale, drop deleted ones. */
+  private _onEditorUpdate(update: ViewUpdate): void {
+    if (!update.docChanged) {
+      return;
+    }
+    for (const pending of this._pending.values()) {
+      pending.changes = pending.changes.compose(update.changes);
+    }
+    const before = update.startState.field(anchorField, false);
+    if (!before?.size) {
+      return;
+    }
+    const edited: string[] = [];
+    const deleted: string[] = [];
+    for (const [key, anchor] of before) {
+      const mapped = mapAnchor(update.changes, anchor);
+      if (mapped.deleted) {
+        deleted.push(key);
+      } else if (mapped.edited) {
+        edited.push(key);
+      }
+    }
+    this._model.remove(deleted);
+    this._model.markStale(edited);
+    this._model.relocate(
+      anchorLines(update.state.doc, update.state.field(anchorField))
+    );
+  }
+
+  /** Give each statement shown an anchor (its range in the document), drop the others'. */
+  private _syncAnchors(): void {
+    const view = this._view;
+    const doc = view.state.doc;
+    const anchors = view.state.field(anchorField);
+    const statements = this._model.statements;
+    const added = new Map<string, IAnchor>();
+    const clamp = (n: number) => Math.min(Math.max(n, 1), doc.lines);
+    for (const st of statements) {
+      if (!anchors.has(st.key)) {
+        added.set(st.key, {
+          from: doc.line(clamp(st.lineStart)).from,
+          to: doc.line(clamp(st.lineEnd)).to
+        });
+      }
+    }
+    const keys = new Set(statements.map(st => st.key));
+    const dropped = [...anchors.keys()].filter(key => !keys.has(key));
+    if (added.size > 0 || dropped.length > 0) {
+      view.dispatch({
+        effects: [setAnchors.of(added), dropAnchors.of(dropped)]
+      });
+    }
+    // a resync (or a replay from before an edit) may disagree: the anchors are right
+    this._model.relocate(anchorLines(doc, view.state.field(anchorField)));
   }
 
   // -- the session -----------------------------------------------------------------
@@ -218,7 +363,7 @@ export class PditView extends Panel {
     this._client = client;
     client.stateChanged.connect(() => this._statusChanged.emit());
     client.kernelStateChanged.connect(() => this._statusChanged.emit());
-    client.errorReceived.connect(error =>
+    client.errorReceived.connect((_, error) =>
       console.warn('pdit:', error.code, error.message)
     );
     const events = client.subscribe();
@@ -257,6 +402,7 @@ export class PditView extends Panel {
         this._frame = 0;
         if (this._renderPending) {
           this._renderPending = false;
+          this._syncAnchors();
           this._render();
         }
         this._placeOutputs();
@@ -312,8 +458,16 @@ export class PditView extends Panel {
     rendered.version = st.version;
     const node = rendered.node;
     node.dataset.pditState = st.state;
+    node.dataset.pditStale = String(st.stale);
     for (const state of ['queued', 'running', 'done', 'error', 'cancelled']) {
       node.classList.toggle(`jp-pdit-mod-${state}`, st.state === state);
+    }
+    node.classList.toggle('jp-pdit-mod-stale', st.stale);
+    // the lines follow the edits
+    this._lineAttributes(node, st);
+    this._lineAttributes(rendered.status, st);
+    for (const item of rendered.items) {
+      this._lineAttributes(item.node, st);
     }
     node.classList.toggle('jp-pdit-mod-empty', st.outputs.length === 0);
     const lines =
@@ -332,7 +486,9 @@ export class PditView extends Panel {
     };
     rendered.status.textContent =
       st.exitCode !== undefined ? `exit ${st.exitCode}` : `${label[st.state]}`;
-    rendered.status.title = `${lines}: ${st.state}`;
+    rendered.status.title = st.stale
+      ? `${lines}: ${st.state}; stale (the code was edited, or the kernel restarted, since it ran)`
+      : `${lines}: ${st.state}`;
     // Re-render only the items that changed (a stream delta changes the last one).
     const items = rendered.items;
     for (let i = 0; i < st.outputs.length; i++) {
@@ -419,7 +575,7 @@ export class PditView extends Panel {
     const narrow =
       this.node.clientWidth > 0 && this.node.clientWidth < NARROW_WIDTH;
     this.toggleClass('jp-pdit-mod-narrow', narrow);
-    const view = (this._editorWidget.editor as CodeMirrorEditor).editor;
+    const view = this._view;
     const statements = this._model.statements;
     const doc = view.state.doc;
     const marked = statements.filter(st => st.state !== 'done');
@@ -431,6 +587,9 @@ export class PditView extends Panel {
       view.dispatch({ effects: setLineStates.of(marked) });
     }
     if (narrow) {
+      if (currentSpacers(view.state).length > 0) {
+        view.dispatch({ effects: setSpacers.of([]) });
+      }
       const slots = statements
         .filter(st => this._rendered.has(st.key))
         .map(st => ({
@@ -454,11 +613,27 @@ export class PditView extends Panel {
       this._slotNodes = [];
       view.dispatch({ effects: setSlots.of([]) });
     }
+    this._placeBeside(view);
+  }
+
+  /**
+   * The wide layout: each output's top level with its statement's first line. Where
+   * outputs are taller than the lines up to the next statement that has one, a spacer
+   * after the statement's lines pads the editor by the difference, so the next one can
+   * start level with its line too.
+   */
+  private _placeBeside(view: EditorView): void {
     const column = this._outputs.node;
-    const columnTop = column.getBoundingClientRect().top;
-    const documentTop = view.documentTop;
-    let bottom = 0;
-    for (const st of statements) {
+    const doc = view.state.doc;
+    const clamp = (n: number) => Math.min(Math.max(n, 1), doc.lines);
+    // statements that overlap (`a = 1; b = 2`) share a line: their outputs stack
+    const groups: {
+      lineStart: number;
+      lineEnd: number;
+      nodes: HTMLElement[];
+      heights: number[];
+    }[] = [];
+    for (const st of this._model.statements) {
       const rendered = this._rendered.get(st.key);
       if (!rendered) {
         continue;
@@ -466,13 +641,131 @@ export class PditView extends Panel {
       if (rendered.node.parentElement !== column) {
         column.appendChild(rendered.node);
       }
-      const line = doc.line(Math.min(Math.max(st.lineStart, 1), doc.lines));
-      const lineTop = view.lineBlockAt(line.from).top + documentTop - columnTop;
-      const top = Math.max(lineTop, bottom === 0 ? 0 : bottom + GAP);
-      rendered.node.style.top = `${Math.round(top)}px`;
-      bottom = top + rendered.node.offsetHeight;
+      const height = rendered.node.getBoundingClientRect().height;
+      const last = groups[groups.length - 1];
+      if (last !== undefined && st.lineStart <= last.lineEnd) {
+        last.lineEnd = Math.max(last.lineEnd, st.lineEnd);
+        last.nodes.push(rendered.node);
+        last.heights.push(height);
+      } else {
+        groups.push({
+          lineStart: st.lineStart,
+          lineEnd: st.lineEnd,
+          nodes: [rendered.node],
+          heights: [height]
+        });
+      }
+    }
+    const lineFrom = (n: number) => doc.line(clamp(n)).from;
+    const now = currentSpacers(view.state);
+    const spacedBetween = (from: number, to: number) =>
+      now
+        .filter(sp => sp.pos >= from && sp.pos < to)
+        .reduce((sum, sp) => sum + sp.height, 0);
+    const wanted: ISpacer[] = [];
+    for (let k = 0; k + 1 < groups.length; k++) {
+      const group = groups[k];
+      const next = groups[k + 1];
+      const from = lineFrom(group.lineStart);
+      const to = lineFrom(next.lineStart);
+      // the height of the code from this statement's first line to the next one's
+      const code =
+        view.lineBlockAt(to).top -
+        view.lineBlockAt(from).top -
+        spacedBetween(from, to);
+      const height = group.heights.reduce((sum, h) => sum + h, 0);
+      if (height > code + 0.5) {
+        const after = clamp(Math.min(group.lineEnd, next.lineStart - 1));
+        wanted.push({
+          pos: doc.line(after).to,
+          height: Math.ceil(height - code + GAP)
+        });
+      }
+    }
+    const same =
+      wanted.length === now.length &&
+      wanted.every(
+        (sp, i) => sp.pos === now[i].pos && sp.height === now[i].height
+      );
+    if (!same) {
+      view.dispatch({ effects: setSpacers.of(wanted) });
+    }
+    const offset = view.documentTop - column.getBoundingClientRect().top;
+    let bottom = 0;
+    for (const group of groups) {
+      let top = view.lineBlockAt(lineFrom(group.lineStart)).top + offset;
+      group.nodes.forEach((node, i) => {
+        node.style.top = `${top}px`;
+        top += group.heights[i];
+      });
+      bottom = top;
     }
     column.style.minHeight = `${Math.ceil(bottom)}px`;
+  }
+
+  // -- the split between code and outputs -----------------------------------------------
+
+  private _setUpHandle(): void {
+    const handle = this._handle.node;
+    handle.setAttribute('role', 'separator');
+    handle.setAttribute('aria-orientation', 'vertical');
+    handle.setAttribute('aria-label', 'Resize the code and the outputs');
+    handle.title = 'Drag to resize the code and the outputs';
+    handle.tabIndex = 0;
+    let stored = NaN;
+    try {
+      stored = parseFloat(window.localStorage.getItem(SPLIT_STORAGE_KEY) ?? '');
+    } catch {
+      // no storage (a sandboxed frame): the default split
+    }
+    this._setSplit(Number.isFinite(stored) ? stored : SPLIT_DEFAULT);
+    handle.addEventListener('pointerdown', event => {
+      if (event.button !== 0) {
+        return;
+      }
+      event.preventDefault();
+      handle.setPointerCapture(event.pointerId);
+      this.addClass('jp-pdit-mod-resizing');
+    });
+    handle.addEventListener('pointermove', event => {
+      if (handle.hasPointerCapture(event.pointerId)) {
+        const rect = this.node.getBoundingClientRect();
+        this._setSplit((event.clientX - rect.left) / rect.width);
+      }
+    });
+    const end = (event: PointerEvent) => {
+      if (handle.hasPointerCapture(event.pointerId)) {
+        handle.releasePointerCapture(event.pointerId);
+      }
+      this.removeClass('jp-pdit-mod-resizing');
+      this._saveSplit();
+    };
+    handle.addEventListener('pointerup', end);
+    handle.addEventListener('pointercancel', end);
+    handle.addEventListener('keydown', event => {
+      const step = { ArrowLeft: -0.02, ArrowRight: 0.02 }[event.key];
+      if (step !== undefined) {
+        event.preventDefault();
+        this._setSplit(this._split + step);
+        this._saveSplit();
+      }
+    });
+  }
+
+  private _setSplit(fraction: number): void {
+    this._split = Math.min(Math.max(fraction, SPLIT_MIN), SPLIT_MAX);
+    const percent = Math.round(this._split * 1000) / 10;
+    this._editorWidget.node.style.flexBasis = `${percent}%`;
+    this._handle.node.setAttribute('aria-valuenow', String(percent));
+    this._scheduleLayout();
+  }
+
+  private _saveSplit(): void {
+    try {
+      window.localStorage.setItem(SPLIT_STORAGE_KEY, String(this._split));
+    } catch {
+      // no storage: the split lasts as long as the view
+    }
   }
 
   private _context: DocumentRegistry.IContext<DocumentRegistry.ICodeModel>;
@@ -481,6 +774,9 @@ export class PditView extends Panel {
   private _clientOptions: Partial<IPditClientOptions>;
   private _editorWidget: CodeEditorWrapper;
   private _outputs: Widget;
+  private _handle: Widget;
+  private _split = SPLIT_DEFAULT;
+  private _pending = new Map<string, IPendingExecution>();
   private _model = new OutputModel();
   private _client: PditClient | null = null;
   private _events: AsyncIterableIterator<ClientEvent> | null = null;
@@ -492,6 +788,21 @@ export class PditView extends Panel {
   private _lineStates = '';
   private _slotNodes: HTMLElement[] = [];
   private _statusChanged = new LuminoSignal<this, void>(this);
+}
+
+/** Each anchored statement's lines now (1-based, inclusive). */
+function anchorLines(
+  doc: Text,
+  anchors: ReadonlyMap<string, IAnchor>
+): Map<string, [number, number]> {
+  const lines = new Map<string, [number, number]>();
+  for (const [key, anchor] of anchors) {
+    lines.set(key, [
+      doc.lineAt(anchor.from).number,
+      doc.lineAt(anchor.to).number
+    ]);
+  }
+  return lines;
 }
 
 function formatDuration(ms: number): string {

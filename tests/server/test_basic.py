@@ -48,7 +48,7 @@ async def test_statements_streams_and_invisible_results(pdit_channel):
     ]
     res = results(events)
     assert [r["isInvisible"] for r in res] == [True, False, False, True, True, False, True]
-    assert res[1]["output"] == [{"type": "stdout", "content": "a\n"}]
+    assert res[1]["output"] == [{"type": "stdout", "content": "a\n", "outputType": "stream"}]
     assert texts(res[5]) == "4"
     streams = [e for e in events if e["type"] == "stream"]
     assert [(s["index"], s["name"], s["text"]) for s in streams] == [
@@ -71,7 +71,9 @@ async def test_streamed_output_is_delta_and_result_merges(pdit_channel):
     deltas = "".join(e["text"] for e in events if e["type"] == "stream")
     assert deltas == "0\n1\n2\n3\n4\n"
     (_, loop_result) = results(events)
-    assert loop_result["output"] == [{"type": "stdout", "content": "0\n1\n2\n3\n4\n"}]
+    assert loop_result["output"] == [
+        {"type": "stdout", "content": "0\n1\n2\n3\n4\n", "outputType": "stream"}
+    ]
 
 
 async def test_error_stops_and_cancels_the_rest(pdit_channel):
@@ -110,7 +112,9 @@ async def test_markdown_and_fstring_and_line_range(pdit_channel):
     await channel.welcome()
     events = await channel.run('"""# Title\n\ntext"""\nn = 3\nf"n is **{n}**"\n')
     md, _, fmd = results(events)
-    assert md["output"] == [{"type": "text/markdown", "content": "# Title\n\ntext"}]
+    assert md["output"] == [
+        {"type": "text/markdown", "content": "# Title\n\ntext", "outputType": "display_data"}
+    ]
     assert fmd["output"][0]["type"] == "text/markdown"
     assert fmd["output"][0]["content"] == "n is **3**"
     # only line 3 runs: ``n`` comes from the earlier execution, ``b`` was never defined

@@ -68,7 +68,7 @@ class Stall:
 
     def __init__(self, session: Any) -> None:
         self.session = session
-        self.connection = session._connection
+        self.connection = session.kernel.connection
         self.codes: dict[str, str] = {}
         self.held: list[tuple[str, Any]] = []
         self.held_sends: list[Any] = []
@@ -84,7 +84,8 @@ class Stall:
         self._send_execute = connection.send_execute
         connection.dispatch = self._dispatch_stalled
         connection.send_execute = self._send_stalled
-        interrupt, restart = session.interrupt, session.restart
+        kernel = session.kernel
+        interrupt, restart = kernel.interrupt, kernel.restart
 
         async def counted_interrupt() -> None:
             self.interrupts += 1
@@ -102,8 +103,8 @@ class Stall:
             self.cancels += 1
             self.changed.set()
 
-        session.interrupt = counted_interrupt
-        session.restart = counted_restart
+        kernel.interrupt = counted_interrupt
+        kernel.restart = counted_restart
         session.cancel = counted_cancel
 
     def _code_of(self, msg: Any) -> str | None:

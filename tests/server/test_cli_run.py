@@ -18,13 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from pdit_gateway.run import (
-    GatewayAddress,
-    TerminalPrinter,
-    UsageError,
-    parse_line_range,
-    render_item,
-)
+from pdit_gateway.client import GatewayAddress
+from pdit_gateway.printer import TerminalPrinter, render_item
+from pdit_gateway.run import UsageError, parse_line_range
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "demo.py"

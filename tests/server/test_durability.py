@@ -70,7 +70,9 @@ async def test_results_survive_a_killed_gateway(tmp_path):
         assert code == 200
         assert finished["status"] == "ok"
         assert finished["fromBeforeRestart"] is True
-        assert finished["results"]["1"]["output"] == [{"type": "stdout", "content": "kept\n"}]
+        assert finished["results"]["1"]["output"] == [
+            {"type": "stdout", "content": "kept\n", "outputType": "stream"}
+        ]
         assert finished["results"]["2"]["output"][0]["content"] == "42"
         code, cut = await get_json(port, token, "durable", "executions", "cut")
         assert code == 200

@@ -72,7 +72,9 @@ async def get_execution(port: int, token: str, eid: str) -> tuple[int, Any]:
 async def check_after_restart(port: int, token: str) -> None:
     code, cut = await get_execution(port, token, "cut")
     assert code == 200 and cut["status"] == "interrupted-by-shutdown"
-    assert cut["results"]["0"]["output"] == [{"type": "stdout", "content": "partial output\n"}]
+    assert cut["results"]["0"]["output"] == [
+        {"type": "stdout", "content": "partial output\n", "outputType": "stream"}
+    ]
     for eid in ("waiting1", "waiting2"):
         code, waited = await get_execution(port, token, eid)
         assert code == 200, eid

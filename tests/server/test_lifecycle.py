@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from pdit_gateway.eventlog import utcnow
 from pdit_gateway.pytest_plugin import results, texts
+from pdit_gateway.timestamps import utcnow
 
 
 @pytest.fixture

@@ -97,5 +97,5 @@ async def test_a_kernel_that_queues_its_output_gets_a_bounded_subscription(
     text = "".join(e["text"] for e in events if e["type"] == "stream")
     assert text == "".join(f"{i}\n" for i in range(lines))
     session = jp_serverapp.web_app.settings["pdit_session_manager"].get("bounded")
-    socket = session._connection._streams["iopub"].socket
+    socket = session.kernel.connection._streams["iopub"].socket
     assert socket.getsockopt(zmq.RCVHWM) == IOPUB_RCVHWM > 0

@@ -37,6 +37,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from pdit_gateway.client import GatewayAddress, session_channel
 from pdit_gateway.events import strip_ansi
 from pdit_gateway.notebook import (
     NotebookOptions,
@@ -44,7 +45,6 @@ from pdit_gateway.notebook import (
     run_notebook,
 )
 from pdit_gateway.process import free_port, gateway_argv
-from pdit_gateway.run import GatewayAddress, session_channel
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "data" / "notebook-corpus"

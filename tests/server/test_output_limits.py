@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from pdit_gateway.pytest_plugin import Event, results, texts
+from pdit_gateway.jsontypes import JSONDict
+from pdit_gateway.pytest_plugin import results, texts
 
 LIMIT = 2000
 TAIL = 300
@@ -24,11 +25,11 @@ def pdit_config():
     }
 
 
-def statement(events: list[Event], index: int) -> list[Event]:
+def statement(events: list[JSONDict], index: int) -> list[JSONDict]:
     return [e for e in events if e.get("index") == index]
 
 
-def split_at_marker(events: list[Event]) -> tuple[list[Event], Event, list[Event]]:
+def split_at_marker(events: list[JSONDict]) -> tuple[list[JSONDict], JSONDict, list[JSONDict]]:
     """Split one statement's stream events into those before the marker, it, and those after."""
     streams = [e for e in events if e["type"] == "stream"]
     (at,) = [i for i, e in enumerate(streams) if MARKER.match(e["text"])]
@@ -72,16 +73,18 @@ async def test_a_long_output_is_cut_to_head_marker_and_tail(pdit_channel):
     assert elided + nbytes(head) + nbytes(tail) == nbytes(printed)
     (result,) = results(long)
     assert result["output"] == [
-        {"type": "stdout", "content": head},
-        {"type": "stderr", "content": marker["text"]},
-        {"type": "stdout", "content": tail},
+        {"type": "stdout", "content": head, "outputType": "stream"},
+        {"type": "stderr", "content": marker["text"], "outputType": "stream"},
+        {"type": "stdout", "content": tail, "outputType": "stream"},
     ]
     # the next statement is not limited by the count of the one before
     after = statement(events, 1)
     assert [(e["name"], e["text"]) for e in after if e["type"] == "stream"] == [
         ("stdout", "y" * 1500 + "\n")
     ]
-    assert results(after)[0]["output"] == [{"type": "stdout", "content": "y" * 1500 + "\n"}]
+    assert results(after)[0]["output"] == [
+        {"type": "stdout", "content": "y" * 1500 + "\n", "outputType": "stream"}
+    ]
 
 
 async def test_a_display_past_the_limit_is_elided_and_counted(pdit_channel):
@@ -133,6 +136,6 @@ async def test_an_output_under_the_limit_is_untouched(pdit_channel):
     assert not [e for e in streams if MARKER.match(e["text"]) or "pdit-gateway" in e["text"]]
     assert "".join(e["text"] for e in streams if e["index"] == 1) == printed
     res = results(events)
-    assert res[1]["output"] == [{"type": "stdout", "content": printed}]
-    assert res[2]["output"] == [{"type": "stderr", "content": "err\n"}]
+    assert res[1]["output"] == [{"type": "stdout", "content": printed, "outputType": "stream"}]
+    assert res[2]["output"] == [{"type": "stderr", "content": "err\n", "outputType": "stream"}]
     assert texts(res[1]) == printed

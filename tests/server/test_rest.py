@@ -28,7 +28,7 @@ async def test_create_list_get_and_delete(jp_fetch, jp_serverapp):
     assert snapshot["sessionId"] == "rest-1"
     manager = jp_serverapp.web_app.settings["pdit_session_manager"]
     session = manager.get("rest-1")
-    await session._ready.wait()
+    await session.kernel.ready.wait()
     kernel_id = session.kernel_id
     assert kernel_id in jp_serverapp.kernel_manager
     deleted = await jp_fetch("pdit", "api", "sessions", "rest-1", method="DELETE")
@@ -71,7 +71,9 @@ async def test_execution_snapshot(jp_fetch, pdit_channel):
         (await jp_fetch("pdit", "api", "sessions", "snap", "executions", "one")).body
     )
     assert snapshot["status"] == "ok"
-    assert snapshot["results"]["0"]["output"] == [{"type": "stdout", "content": "hi\n"}]
+    assert snapshot["results"]["0"]["output"] == [
+        {"type": "stdout", "content": "hi\n", "outputType": "stream"}
+    ]
     assert snapshot["createdAt"] < snapshot["finishedAt"]
     with pytest.raises(HTTPClientError) as err:
         await jp_fetch("pdit", "api", "sessions", "snap", "executions", "two")

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pdit_gateway.pytest_plugin import ChannelClient, Event, results, texts
+from pdit_gateway.jsontypes import JSONDict
+from pdit_gateway.pytest_plugin import ChannelClient, results, texts
 
 BASE_CONFIG = {"interrupt_grace": 3.0, "kernel_poll_interval": 0.5, "ping_interval": 0}
 SMALL_LOG = {**BASE_CONFIG, "event_log_size": 20}
@@ -25,7 +26,7 @@ DROP_SCRIPT = (
 )
 
 
-def session_events(frames: list[Event]) -> list[Event]:
+def session_events(frames: list[JSONDict]) -> list[JSONDict]:
     """Return the frames that are session events (they carry a ``seq``)."""
     return [f for f in frames if "seq" in f]
 
@@ -34,7 +35,7 @@ def contiguous(seqs: list[int]) -> bool:
     return seqs == list(range(seqs[0], seqs[0] + len(seqs)))
 
 
-def stream_text(events: list[Event], execution_id: str) -> str:
+def stream_text(events: list[JSONDict], execution_id: str) -> str:
     return "".join(
         e["text"] for e in events if e["type"] == "stream" and e.get("executionId") == execution_id
     )
@@ -47,7 +48,7 @@ async def last_seq(channel: ChannelClient) -> int:
     return int(pongs[-1]["lastSeq"])
 
 
-async def read_to(channel: ChannelClient, seq: int) -> list[Event]:
+async def read_to(channel: ChannelClient, seq: int) -> list[JSONDict]:
     """Read until the channel is at ``seq``: an event with that ``seq`` or a resync at/after it."""
     position = max([e["seq"] for e in session_events(channel.received)] or [0])
     resyncs = [e["lastSeq"] for e in channel.received if e["type"] == "resync"]
@@ -65,7 +66,7 @@ async def test_three_drops_mid_run_lose_and_repeat_nothing(pdit_channel):
     channel = await pdit_channel("drops")
     welcome = await channel.welcome()
     execution_id = await channel.execute(DROP_SCRIPT, executionId="dropped")
-    seen: list[Event] = []
+    seen: list[JSONDict] = []
     pending = list(drops)
     streams = 0
     reconnects = 0
@@ -154,7 +155,7 @@ async def test_resync_mid_run_holds_the_running_statement_output_so_far(pdit_cha
     )
     printed: list[str] = []
 
-    def ten_lines(event: Event) -> bool:
+    def ten_lines(event: JSONDict) -> bool:
         if event["type"] == "stream" and event.get("executionId") == "slow":
             printed.append(event["text"])
         return "".join(printed).count("\n") >= 10
@@ -278,7 +279,7 @@ async def test_a_resume_beyond_the_newest_event_gets_a_resync(pdit_channel):
     assert seqs[0] == resync["lastSeq"] + 1 and contiguous(seqs)
 
 
-def check_order(frames: list[Event], position: int) -> dict[str, Any]:
+def check_order(frames: list[JSONDict], position: int) -> dict[str, Any]:
     """Check that events and resyncs after ``position`` never go back, skip or repeat."""
     resyncs = 0
     for frame in frames:
@@ -314,7 +315,7 @@ async def test_the_run_never_waits_for_a_client_that_does_not_read(pdit_channel)
 
     # `idle` reads nothing until the reader has seen the run end (the reader itself may
     # fall behind the small log: then a resync tells it the run is over)
-    def finished(event: Event) -> bool:
+    def finished(event: JSONDict) -> bool:
         if event["type"] == "resync":
             flood = [x for x in event["executions"] if x["executionId"] == "flood"]
             return bool(flood) and flood[0]["status"] not in ("queued", "running")

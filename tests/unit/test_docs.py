@@ -25,7 +25,7 @@ def help_problem(name: str, trait: TraitType) -> str | None:  # type: ignore[typ
     Int names what it counts (bytes, a count, a level, or a plural noun in its first words).
     """
     words = " ".join(str(trait.help or "").split())
-    if len(words.split()) < 4 or not words.endswith("."):
+    if len(words.split()) < 4 or not words.endswith((".", ".)")):
         return f"{name}: the help is not a sentence: {words!r}"
     lower = words.lower()
     if isinstance(trait, Float) and "second" not in lower:

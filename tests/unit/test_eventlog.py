@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from pdit_gateway.eventlog import EventLog, LogBudget, isoformat, utcnow
+from pdit_gateway.eventlog import EventLog, LogBudget
+from pdit_gateway.timestamps import isoformat, utcnow
 
 
 def test_seq_starts_at_one_and_grows():

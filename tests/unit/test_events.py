@@ -75,11 +75,15 @@ def test_output_item_mime_preference(data: JSONDict, expected: str) -> None:
 
 
 def test_output_item_single_plain() -> None:
-    assert output_item({"text/plain": "42"}) == {"type": "text/plain", "content": "42"}
+    assert output_item({"text/plain": "42"}) == {
+        "type": "text/plain",
+        "content": "42",
+        "outputType": "display_data",
+    }
 
 
 def test_output_item_empty_bundle() -> None:
-    assert output_item({}) == {"type": "text/plain", "content": ""}
+    assert output_item({}) == {"type": "text/plain", "content": "", "outputType": "display_data"}
 
 
 def test_output_item_json_is_serialized() -> None:
@@ -105,7 +109,13 @@ def test_output_item_list_of_str_is_joined() -> None:
 
 def test_output_item_width_height_from_mime_metadata() -> None:
     item = output_item({"image/png": "PNG"}, {"image/png": {"width": 640, "height": 480}})
-    assert item == {"type": "image/png", "content": "PNG", "width": 640, "height": 480}
+    assert item == {
+        "type": "image/png",
+        "content": "PNG",
+        "width": 640,
+        "height": 480,
+        "outputType": "display_data",
+    }
 
 
 def test_output_item_width_height_from_top_level_metadata() -> None:
@@ -161,6 +171,7 @@ def test_error_item_keeps_ansi_in_traceback_only() -> None:
         "ename": "ZeroDivisionError",
         "evalue": "division by zero",
         "traceback": traceback,
+        "outputType": "error",
     }
 
 
@@ -180,16 +191,16 @@ def test_stream_events_carry_only_new_text_and_merge() -> None:
         {"type": "stream", "name": "stdout", "text": "a\n"},
         {"type": "stream", "name": "stdout", "text": "b\n"},
     ]
-    assert out.output == [{"type": "stdout", "content": "a\nb\n"}]
+    assert out.output == [{"type": "stdout", "content": "a\nb\n", "outputType": "stream"}]
 
 
 def test_streams_of_different_names_stay_apart() -> None:
     out = StatementOutput()
     feed_all(out, [stream("1"), stream("2", "stderr"), stream("3")])
     assert out.output == [
-        {"type": "stdout", "content": "1"},
-        {"type": "stderr", "content": "2"},
-        {"type": "stdout", "content": "3"},
+        {"type": "stdout", "content": "1", "outputType": "stream"},
+        {"type": "stderr", "content": "2", "outputType": "stream"},
+        {"type": "stdout", "content": "3", "outputType": "stream"},
     ]
 
 
@@ -204,8 +215,8 @@ def test_output_is_a_snapshot() -> None:
     out.feed(stream("a"))
     first = out.output
     out.feed(stream("b"))
-    assert first == [{"type": "stdout", "content": "a"}]
-    assert out.output == [{"type": "stdout", "content": "ab"}]
+    assert first == [{"type": "stdout", "content": "a", "outputType": "stream"}]
+    assert out.output == [{"type": "stdout", "content": "ab", "outputType": "stream"}]
 
 
 def test_msg_type_from_header_only() -> None:
@@ -226,6 +237,7 @@ def test_display_data_event_and_item() -> None:
         "content": "<b>p</b>",
         "data": {"text/plain": "p", "text/html": "<b>p</b>"},
         "metadata": {},
+        "outputType": "display_data",
     }
     assert events == [{"type": "display", "output": item, "update": False}]
     assert out.output == [item]
@@ -234,7 +246,7 @@ def test_display_data_event_and_item() -> None:
 def test_display_data_with_display_id() -> None:
     out = StatementOutput()
     events = out.feed(display({"text/plain": "v1"}, "d1"))
-    item = {"type": "text/plain", "content": "v1", "displayId": "d1"}
+    item = {"type": "text/plain", "content": "v1", "displayId": "d1", "outputType": "display_data"}
     assert events == [{"type": "display", "output": item, "update": False, "displayId": "d1"}]
     assert out.output == [item]
 
@@ -251,12 +263,17 @@ def test_update_display_data_replaces_in_place() -> None:
         ],
     )
     events = out.feed(display({"text/plain": "v2"}, "d1", update=True))
-    updated = {"type": "text/plain", "content": "v2", "displayId": "d1"}
+    updated = {
+        "type": "text/plain",
+        "content": "v2",
+        "displayId": "d1",
+        "outputType": "display_data",
+    }
     assert events == [{"type": "display", "output": updated, "update": True, "displayId": "d1"}]
     assert out.output == [
         updated,
-        {"type": "stdout", "content": "between\n"},
-        {"type": "text/plain", "content": "other", "displayId": "d2"},
+        {"type": "stdout", "content": "between\n", "outputType": "stream"},
+        {"type": "text/plain", "content": "other", "displayId": "d2", "outputType": "display_data"},
         updated,
     ]
 
@@ -268,12 +285,17 @@ def test_update_display_data_unknown_id_appends_nothing() -> None:
     assert events == [
         {
             "type": "display",
-            "output": {"type": "text/plain", "content": "v2", "displayId": "elsewhere"},
+            "output": {
+                "type": "text/plain",
+                "content": "v2",
+                "displayId": "elsewhere",
+                "outputType": "display_data",
+            },
             "update": True,
             "displayId": "elsewhere",
         }
     ]
-    assert out.output == [{"type": "stdout", "content": "x"}]
+    assert out.output == [{"type": "stdout", "content": "x", "outputType": "stream"}]
 
 
 def test_update_display_data_without_id_is_ignored() -> None:
@@ -291,16 +313,16 @@ def test_clear_output_now() -> None:
     assert out.feed(msg("clear_output", wait=False)) == [{"type": "clear", "wait": False}]
     assert out.output == []
     out.feed(stream("new"))
-    assert out.output == [{"type": "stdout", "content": "new"}]
+    assert out.output == [{"type": "stdout", "content": "new", "outputType": "stream"}]
 
 
 def test_clear_output_wait_applies_on_next_output() -> None:
     out = StatementOutput()
     out.feed(stream("old"))
     assert out.feed(msg("clear_output", wait=True)) == [{"type": "clear", "wait": True}]
-    assert out.output == [{"type": "stdout", "content": "old"}]
+    assert out.output == [{"type": "stdout", "content": "old", "outputType": "stream"}]
     out.feed(stream("new"))
-    assert out.output == [{"type": "stdout", "content": "new"}]
+    assert out.output == [{"type": "stdout", "content": "new", "outputType": "stream"}]
 
 
 @pytest.mark.parametrize(
@@ -329,16 +351,18 @@ def test_clear_output_wait_not_applied_by_update_or_status() -> None:
             msg("status", execution_state="busy"),
         ],
     )
-    assert out.output == [{"type": "text/plain", "content": "v2", "displayId": "d1"}]
+    assert out.output == [
+        {"type": "text/plain", "content": "v2", "displayId": "d1", "outputType": "display_data"}
+    ]
     out.feed(stream("after"))
-    assert out.output == [{"type": "stdout", "content": "after"}]
+    assert out.output == [{"type": "stdout", "content": "after", "outputType": "stream"}]
 
 
 def test_clear_output_wait_without_following_output_keeps_output() -> None:
     out = StatementOutput()
     feed_all(out, [stream("kept"), msg("clear_output", wait=True)])
     assert out.finish() == []
-    assert out.output == [{"type": "stdout", "content": "kept"}]
+    assert out.output == [{"type": "stdout", "content": "kept", "outputType": "stream"}]
 
 
 # -- execute_result, execute_input, error, ignored ----------------------------------
@@ -349,7 +373,7 @@ def test_execute_result_item_and_count() -> None:
     message = msg("execute_result", data={"text/plain": "42"}, metadata={}, execution_count=7)
     assert out.feed(message) == []
     assert out.execution_count == 7
-    assert out.output == [{"type": "text/plain", "content": "42"}]
+    assert out.output == [{"type": "text/plain", "content": "42", "outputType": "execute_result"}]
 
 
 def test_execute_input_records_count() -> None:
@@ -405,8 +429,8 @@ def test_under_limit_unchanged() -> None:
     assert out.finish() == []
     assert out.elided_bytes == 0
     assert out.output == [
-        {"type": "stdout", "content": "a" * 50},
-        {"type": "stderr", "content": "b" * 50},
+        {"type": "stdout", "content": "a" * 50, "outputType": "stream"},
+        {"type": "stderr", "content": "b" * 50, "outputType": "stream"},
     ]
 
 
@@ -442,9 +466,9 @@ def test_over_limit_head_marker_tail() -> None:
     ]
     assert out.elided_bytes == elided
     assert out.output == [
-        {"type": "stdout", "content": text[:1000]},
-        {"type": "stderr", "content": marker},
-        {"type": "stdout", "content": tail},
+        {"type": "stdout", "content": text[:1000], "outputType": "stream"},
+        {"type": "stderr", "content": marker, "outputType": "stream"},
+        {"type": "stdout", "content": tail, "outputType": "stream"},
     ]
 
 
@@ -488,7 +512,7 @@ def test_tail_keeps_stdout_and_stderr_apart() -> None:
         {"type": "stream", "name": "stderr", "text": "e1\n"},
         {"type": "stream", "name": "stdout", "text": "o2\no3\n"},
     ]
-    assert out.output[0] == {"type": "stdout", "content": "head"}
+    assert out.output[0] == {"type": "stdout", "content": "head", "outputType": "stream"}
     # Head, marker, then the tail pieces: stdout sits between the two stderr items.
     assert [item["type"] for item in out.output] == [
         "stdout",
@@ -576,7 +600,7 @@ def test_displays_count_against_the_limit_and_keep_memory_bounded() -> None:
     kept = sum(len(str(item["content"])) for item in out.output)
     assert kept < 2_500_000 + 2000
     assert "198 of them in displays or results" in closing[0]["text"]
-    assert out.output[-1] == {"type": "stdout", "content": "after\n"}
+    assert out.output[-1] == {"type": "stdout", "content": "after\n", "outputType": "stream"}
 
 
 def test_a_display_update_counts_what_it_adds() -> None:
@@ -624,8 +648,8 @@ def test_clear_while_eliding_drops_tail_and_counts_it() -> None:
     closing = out.finish()
     assert closing[1:] == [{"type": "stream", "name": "stdout", "text": "new\n"}]
     assert out.output == [
-        {"type": "stderr", "content": closing[0]["text"]},
-        {"type": "stdout", "content": "new\n"},
+        {"type": "stderr", "content": closing[0]["text"], "outputType": "stream"},
+        {"type": "stdout", "content": "new\n", "outputType": "stream"},
     ]
 
 

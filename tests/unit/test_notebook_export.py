@@ -100,8 +100,8 @@ def test_events_fill_the_cells_and_counts():
     recorder.feed({"type": "stream", "index": 1, "name": "stdout", "text": "1\n"})  # not running
     for event in [
         *_events(0, 1, [{"type": "text/markdown", "content": "md"}], None),
-        *_events(1, 2, [{"type": "stdout", "content": "1\n"}], 7),
-        *_events(2, 3, [{"type": "text/plain", "content": "2"}], 8),
+        *_events(1, 2, [{"type": "stdout", "content": "1\n", "outputType": "stream"}], 7),
+        *_events(2, 3, [{"type": "text/plain", "content": "2", "outputType": "execute_result"}], 8),
     ]:
         if event["type"] == "result" and event["index"] == 1:
             recorder.feed({**event, "type": "stream", "name": "stdout", "text": "1\n"})

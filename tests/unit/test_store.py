@@ -11,12 +11,12 @@ from typing import Any, cast
 
 import pytest
 
+from pdit_gateway.errors import StoreError
 from pdit_gateway.store import (
     INTERRUPTED,
     ExecutionStore,
     SqliteExecutionStore,
     StoredSession,
-    StoreError,
     open_store,
 )
 

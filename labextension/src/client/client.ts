@@ -8,11 +8,13 @@ import { EventBuffer } from './buffer';
 import {
   BusyReply,
   ClientEvent,
+  CompleteReply,
   CompleteStatus,
   ErrorReply,
   ExecuteOptions,
   ExecutionSnapshot,
   FINAL_STATUSES,
+  InspectReply,
   isSessionEvent,
   KernelState,
   ResyncReply,
@@ -21,7 +23,7 @@ import {
   SessionSnapshot,
   WelcomeReply
 } from './protocol';
-import { ISignal, Signal } from './signal';
+import { ISignal, Signal } from '@lumino/signaling';
 
 /** The connection's state; `closed` is final (after `dispose()` or too many failed attempts). */
 
@@ -300,7 +302,7 @@ export class PditClient {
   }
 
   /** Emits each new connection state. */
-  get stateChanged(): ISignal<ConnectionState> {
+  get stateChanged(): ISignal<this, ConnectionState> {
     return this._stateChanged;
   }
 
@@ -309,17 +311,17 @@ export class PditClient {
     return this._kernelState;
   }
 
-  get kernelStateChanged(): ISignal<KernelState | null> {
+  get kernelStateChanged(): ISignal<this, KernelState | null> {
     return this._kernelStateChanged;
   }
 
   /** Emits every `welcome` (one per connection). */
-  get welcomed(): ISignal<WelcomeReply> {
+  get welcomed(): ISignal<this, WelcomeReply> {
     return this._welcomed;
   }
 
   /** Emits every `error` reply (also those routed to an execution). */
-  get errorReceived(): ISignal<ErrorReply> {
+  get errorReceived(): ISignal<this, ErrorReply> {
     return this._errorReceived;
   }
 
@@ -399,6 +401,64 @@ export class PditClient {
     this._send({ type: 'reset' });
   }
 
+  /**
+   * The kernel's completions at `cursorPos` of `code` (code points, as Jupyter counts).
+   * Rejects with the server's `error` (`kernel-unavailable`, `introspection-timeout`, …)
+   * or when the connection is lost first.
+   */
+  complete(
+    code: string,
+    cursorPos: number = [...code].length
+  ): Promise<CompleteReply> {
+    return this._introspect({
+      type: 'complete',
+      code,
+      cursorPos
+    }) as Promise<CompleteReply>;
+  }
+
+  /** What the kernel knows about the name at `cursorPos` (the tooltip, Contextual Help). */
+  inspect(
+    code: string,
+    cursorPos: number = [...code].length,
+    detailLevel: 0 | 1 = 0
+  ): Promise<InspectReply> {
+    return this._introspect({
+      type: 'inspect',
+      code,
+      cursorPos,
+      detailLevel
+    }) as Promise<InspectReply>;
+  }
+
+  /** Restart the session on a kernel of another kernel spec (what runs is cancelled). */
+  changeKernel(kernelName: string): void {
+    this._send({ type: 'change-kernel', kernelName });
+  }
+
+  private _introspect(
+    frame: Record<string, unknown>
+  ): Promise<CompleteReply | InspectReply> {
+    const id = ++this._requestId;
+    return new Promise((resolve, reject) => {
+      this._requests.set(id, { resolve, reject });
+      try {
+        this._send({ ...frame, id });
+      } catch (err) {
+        this._requests.delete(id);
+        reject(err);
+      }
+    });
+  }
+
+  private _rejectRequests(reason: string): void {
+    const requests = [...this._requests.values()];
+    this._requests.clear();
+    for (const request of requests) {
+      request.reject(new Error(reason));
+    }
+  }
+
   /** The session snapshot (`get-state`); rejects if the client closes first. */
   getState(): Promise<SessionSnapshot> {
     return new Promise((resolve, reject) => {
@@ -425,6 +485,7 @@ export class PditClient {
     for (const waiter of this._stateWaiters.splice(0)) {
       waiter.reject(new Error('the client closed'));
     }
+    this._rejectRequests('the client closed');
     this._outbox = [];
   }
 
@@ -481,6 +542,7 @@ export class PditClient {
       return;
     }
     this._dropSocket(4000, 'connection lost');
+    this._rejectRequests('the connection was lost');
     const backoff = this._options.reconnect ?? {};
     const maxAttempts = backoff.maxAttempts ?? Infinity;
     if (this._attempt >= maxAttempts) {
@@ -551,7 +613,15 @@ export class PditClient {
       case 'busy':
         this._routeReply(frame);
         break;
+      case 'complete-reply':
+      case 'inspect-reply':
+        this._answer(frame.id, frame);
+        break;
       case 'error':
+        if (frame.id !== undefined && this._requests.has(frame.id as number)) {
+          this._answer(frame.id, frame);
+          break;
+        }
         this._errorReceived.emit(frame);
         this._routeReply(frame);
         break;
@@ -613,6 +683,24 @@ export class PditClient {
     }
     for (const execution of [...this._executions.values()]) {
       execution._resync(snapshot);
+    }
+  }
+
+  private _answer(
+    id: unknown,
+    reply: CompleteReply | InspectReply | ErrorReply
+  ): void {
+    const request = this._requests.get(id as number);
+    if (request === undefined) {
+      return;
+    }
+    this._requests.delete(id as number);
+    if (reply.type === 'error') {
+      request.reject(
+        Object.assign(new Error(reply.message), { code: reply.code })
+      );
+    } else {
+      request.resolve(reply);
     }
   }
 
@@ -727,14 +815,24 @@ export class PditClient {
     resolve: (snapshot: SessionSnapshot) => void;
     reject: (err: Error) => void;
   }[] = [];
+  private _requestId = 0;
+  private _requests = new Map<
+    number,
+    {
+      resolve: (reply: CompleteReply | InspectReply) => void;
+      reject: (err: Error) => void;
+    }
+  >();
   private _pingTimer: ReturnType<typeof setTimeout> | null = null;
   private _pongTimer: ReturnType<typeof setTimeout> | null = null;
   private _retryTimer: ReturnType<typeof setTimeout> | null = null;
   private _connectTimer: ReturnType<typeof setTimeout> | null = null;
   private _readyResolve!: (welcome: WelcomeReply) => void;
   private _readyReject!: (err: Error) => void;
-  private readonly _stateChanged = new Signal<ConnectionState>();
-  private readonly _kernelStateChanged = new Signal<KernelState | null>();
-  private readonly _welcomed = new Signal<WelcomeReply>();
-  private readonly _errorReceived = new Signal<ErrorReply>();
+  private readonly _stateChanged = new Signal<this, ConnectionState>(this);
+  private readonly _kernelStateChanged = new Signal<this, KernelState | null>(
+    this
+  );
+  private readonly _welcomed = new Signal<this, WelcomeReply>(this);
+  private readonly _errorReceived = new Signal<this, ErrorReply>(this);
 }

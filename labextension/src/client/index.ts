@@ -2,6 +2,5 @@
  * The TypeScript client of the pdit gateway (no JupyterLab imports).
  */
 export * from './protocol';
-export * from './signal';
 export * from './buffer';
 export * from './client';

@@ -19,9 +19,17 @@ export interface LineRange {
   to: number;
 }
 
+/** The Jupyter output type of an output item (docs/protocol.md, "outputType"). */
+export type OutputType = 'stream' | 'display_data' | 'execute_result' | 'error';
+
 export interface OutputItem {
   type: string;
   content: string;
+  /**
+   * The Jupyter output type of the message the item came from; absent on items from a
+   * gateway before the field (and on a lone string's markdown).
+   */
+  outputType?: OutputType;
   width?: number;
   height?: number;
   data?: Record<string, unknown>;
@@ -207,10 +215,39 @@ export interface ErrorReply {
   code: string;
   message: string;
   executionId?: string;
+  /** The `id` of the `complete`/`inspect` request it answers. */
+  id?: unknown;
+}
+
+/** The kernel's `complete_reply`, camelCase (`complete` frame). Offsets count code points. */
+export interface CompleteReply {
+  type: 'complete-reply';
+  id: unknown;
+  status: string;
+  matches: string[];
+  cursorStart: number;
+  cursorEnd: number;
+  metadata: Record<string, unknown>;
+}
+/** The kernel's `inspect_reply` (`inspect` frame). */
+export interface InspectReply {
+  type: 'inspect-reply';
+  id: unknown;
+  status: string;
+  found: boolean;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
 }
 
 export type Reply =
-  WelcomeReply | PongReply | StateReply | ResyncReply | BusyReply | ErrorReply;
+  | WelcomeReply
+  | PongReply
+  | StateReply
+  | ResyncReply
+  | BusyReply
+  | ErrorReply
+  | CompleteReply
+  | InspectReply;
 
 export type ServerFrame = SessionEvent | Reply;
 

@@ -53,12 +53,13 @@ function waitForState(c: PditClient, state: ConnectionState): Promise<void> {
       resolve();
       return;
     }
-    const off = c.stateChanged.connect(s => {
+    const check = (_: PditClient, s: ConnectionState) => {
       if (s === state) {
-        off();
+        c.stateChanged.disconnect(check);
         resolve();
       }
-    });
+    };
+    c.stateChanged.connect(check);
   });
 }
 
@@ -159,7 +160,7 @@ describe('PditClient against pdit-gateway', () => {
     const c = client();
     await c.ready;
     const states: ConnectionState[] = [];
-    c.stateChanged.connect(s => states.push(s));
+    c.stateChanged.connect((_, s) => states.push(s));
     const run = c.execute(
       'import time\nfor i in range(30):\n    print(i, flush=True)\n    time.sleep(0.05)\n"done"'
     );
@@ -227,18 +228,43 @@ describe('PditClient against pdit-gateway', () => {
   });
 
   it('keeps the connection with application pings', async () => {
-    const c = client({ pingInterval: 100, pongTimeout: 2000 });
+    // a pong timeout shorter than the pings watched: without the pongs the client
+    // would drop this socket and reconnect before the sixth one
+    const c = client({ pingInterval: 100, pongTimeout: 300 });
     await c.ready;
     await new Promise<void>(resolve => {
       const check = () => c.kernelState === 'idle' && resolve();
       c.kernelStateChanged.connect(check);
       check();
     });
+    const socket = sockets[sockets.length - 1];
+    const pings: unknown[] = [];
+    const send = socket.send.bind(socket);
+    socket.send = ((data: string) => {
+      const frame = JSON.parse(data);
+      if (frame.type === 'ping') {
+        pings.push(frame.id);
+      }
+      send(data);
+    }) as typeof socket.send;
     const states: ConnectionState[] = [];
-    c.stateChanged.connect(s => states.push(s));
-    await new Promise(resolve => setTimeout(resolve, 800)); // 8 pings, 8 pongs
+    c.stateChanged.connect((_, s) => states.push(s));
+    const started = Date.now();
+    const pongs = await new Promise<unknown[]>(resolve => {
+      const ids: unknown[] = [];
+      socket.on('message', data => {
+        const frame = JSON.parse(String(data));
+        if (frame.type === 'pong' && ids.push(frame.id) === 6) {
+          resolve(ids);
+        }
+      });
+    });
+    expect(Date.now() - started).toBeGreaterThan(300);
+    expect(pings.length).toBeGreaterThanOrEqual(6);
+    expect(pongs).toEqual(pings.slice(0, 6)); // each ping answered, in order
     expect(states).toEqual([]);
     expect(c.state).toBe('open');
+    expect(sockets[sockets.length - 1]).toBe(socket); // no new connection
     c.dispose();
     await waitForState(c, 'closed');
   });

@@ -43,7 +43,7 @@ describe('PditClient connection', () => {
   it('goes connecting → open → reconnecting → open → closed and resumes from the last seq', async () => {
     const c = client();
     const states: ConnectionState[] = [];
-    c.stateChanged.connect(s => states.push(s));
+    c.stateChanged.connect((_, s) => states.push(s));
     expect(c.state).toBe('connecting');
     const first = FakeSocket.last;
     first.serverWelcome(7);

@@ -1,0 +1,572 @@
+"""Plan an incremental rerun: which statements of an edited script run, which keep their result."""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pdit_gateway.dataflow import BARRIER, Effects, analyze_statement, module_name
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from pdit_gateway.splitter import Statement
+
+__all__ = [
+    "STALE",
+    "Flow",
+    "Plan",
+    "RecordedStatement",
+    "RunRecord",
+    "plan_rerun",
+    "record_run",
+    "resolve_flows",
+    "statement_key",
+]
+
+STALE = -1
+"""In a provenance: the name's value comes from no statement of the record (deleted, foreign)."""
+
+# Outcomes after which a statement's writes are in the namespace (possibly partly).
+_EXECUTED = frozenset({"ok", "error", "exited", "timeout"})
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """What a statement reads and writes in the context of its script.
+
+    Attributes
+    ----------
+    reads : frozenset of str
+        Its own reads, plus what the functions (and values holding functions) it reads read
+        when they run.
+    writes : frozenset of str
+        Its bindings, its mutations, the mutations done by the functions it reads, and every
+        name that may share an object it mutates.
+    barrier : bool
+        It may read and write anything.
+    creates_code : bool
+        It creates functions or generators whose line numbers outlive it.
+    modules : frozenset of str
+        The modules it imports.
+    """
+
+    reads: frozenset[str]
+    writes: frozenset[str]
+    barrier: bool = False
+    creates_code: bool = False
+    modules: frozenset[str] = frozenset()
+
+
+def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
+    """Resolve statements' effects in script order into what each reads and writes.
+
+    A function's body is read when the function is: a statement reading ``f`` reads the
+    globals ``f``'s body reads and writes what it writes, through any value that may hold
+    ``f`` (``g = f``, ``handlers = [f]``, an instance of a class). A mutation of a name
+    writes every name whose object may share structure with it (``ys = xs`` then
+    ``ys.append(1)`` writes ``xs``).
+
+    Parameters
+    ----------
+    effects : sequence of Effects
+        Each statement's effects, in script order.
+
+    Returns
+    -------
+    list of Flow
+        One per statement.
+    """
+    carry_reads: dict[str, frozenset[str]] = {}
+    carry_writes: dict[str, frozenset[str]] = {}
+    # edges[a]: the names whose objects may change when a's object is changed in place.
+    edges: dict[str, set[str]] = {}
+    collections: set[str] = set()
+    module_names: set[str] = set()
+    bound: set[str] = set()
+    flows: list[Flow] = []
+
+    def link(a: str, b: str) -> None:
+        if a != b:
+            edges.setdefault(a, set()).add(b)
+
+    def drop(name: str) -> None:
+        # The name now holds another object; what held the old one keeps holding it.
+        after = edges.pop(name, set())
+        for targets in edges.values():
+            if name in targets:
+                targets.discard(name)
+                targets |= after
+        for targets in edges.values():
+            targets.discard(name)
+
+    def reach(names: Iterable[str]) -> set[str]:
+        seen = set(names)
+        todo = list(seen)
+        while todo:
+            for other in edges.get(todo.pop(), ()):
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(other)
+        return seen
+
+    for effect in effects:
+        # A function's globals are looked up when it runs: expand what the names read carry
+        # with the carries of now, transitively (``outer`` calls ``inner`` which reads ``K``).
+        reached = set(effect.reads)
+        todo = list(effect.reads)
+        while todo:
+            for name in carry_reads.get(todo.pop(), frozenset()):
+                if name not in reached:
+                    reached.add(name)
+                    todo.append(name)
+        lazy_writes = _union(carry_writes.get(name, frozenset()) for name in reached)
+        reads = frozenset(reached)
+        barrier = bool(effect.barrier) or BARRIER in reads
+        consumed = effect.iterates - collections
+        passed_to_modules: set[str] = set()
+        for receivers, passed in effect.method_calls:
+            if any(r in module_names or r not in bound for r in receivers):
+                passed_to_modules |= passed  # ``random.shuffle(xs)``, ``heapq.heappush(h, x)``
+                for r in receivers:
+                    for p in passed:
+                        link(r, p)
+                        link(p, r)
+            else:
+                for r in receivers:  # ``ax.plot(data)``: ax may now hold data
+                    for p in passed:
+                        link(p, r)
+        mutated = effect.mutates | lazy_writes | consumed | passed_to_modules
+        rebound = effect.binds - mutated
+        for name in rebound:
+            drop(name)
+        for name, sources in effect.aliases:
+            for source in sources:
+                link(name, source)
+                link(source, name)
+        writes = effect.binds | mutated | reach(mutated)
+        # A value carries the functions it may hold: those the statement defines, and those
+        # of the values it was built from (``x = make()``, ``handlers.append(f)``).
+        built_from = dict(effect.aliases)
+        for receivers, passed in effect.method_calls:
+            for r in receivers:  # ``handlers.append(f)``: handlers holds f
+                built_from[r] = built_from.get(r, frozenset()) | passed
+        for name in effect.binds | mutated:
+            sources = built_from.get(name, frozenset())
+            new_reads = effect.lazy_reads | _union(carry_reads.get(n, frozenset()) for n in sources)
+            new_writes = effect.lazy_writes | _union(
+                carry_writes.get(n, frozenset()) for n in sources
+            )
+            if name in rebound:
+                carry_reads[name] = new_reads
+                carry_writes[name] = new_writes
+            else:
+                carry_reads[name] = carry_reads.get(name, frozenset()) | new_reads
+                carry_writes[name] = carry_writes.get(name, frozenset()) | new_writes
+        collections -= effect.binds
+        collections |= effect.collections
+        module_names -= effect.binds
+        module_names |= effect.imported
+        bound |= effect.binds
+        flows.append(
+            Flow(
+                reads=frozenset(reads - {BARRIER}),
+                writes=frozenset(writes),
+                barrier=barrier,
+                creates_code=effect.creates_code,
+                modules=effect.modules,
+            )
+        )
+    return flows
+
+
+def _union(sets: Iterable[frozenset[str]]) -> frozenset[str]:
+    result: set[str] = set()
+    for item in sets:
+        result |= item
+    return frozenset(result)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedStatement:
+    """One statement as the last run left it.
+
+    Attributes
+    ----------
+    key : str
+        What identifies its source: the kind and the code (or markdown text).
+    line_start, line_end : int
+        Its lines in that run's script, 1-based, inclusive.
+    flow : Flow
+        What it read and wrote, resolved in that run's script.
+    status : str
+        ``"ok"``, or why it did not finish: ``"error"``, ``"cancelled"``, ``"exited"``,
+        ``"timeout"``, ``"never-run"``, ...
+    """
+
+    key: str
+    line_start: int
+    line_end: int
+    flow: Flow
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """What a script's last run left: its statements and the origin of the namespace's values.
+
+    Attributes
+    ----------
+    statements : tuple of RecordedStatement
+        In script order.
+    provenance : mapping of str to int
+        For each name the script's statements wrote, the index of the statement whose
+        execution produced the value the namespace holds now (:data:`STALE` when none of
+        them did). A name not in it holds what it held before the script ever ran.
+    """
+
+    statements: tuple[RecordedStatement, ...]
+    provenance: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Which statements of the new script run.
+
+    Attributes
+    ----------
+    statements : tuple of Statement
+        The new script's statements.
+    flows : tuple of Flow
+        What each reads and writes.
+    run : tuple of bool
+        Whether each runs; the others keep their last result.
+    reasons : tuple of str or None
+        Why each one runs (``None`` for a kept one).
+    previous : tuple of int or None
+        For each statement, the index of the same source in the last run's record, or
+        ``None`` for a new or edited one. A kept statement's result is that one's, re-anchored
+        to the new lines.
+    unbind : frozenset of str
+        Names to delete from the namespace before the first statement runs: the last run
+        bound them, and the new script reads them before any of its statements binds them
+        (a deleted or renamed assignment: a fresh run would raise ``NameError``).
+    provenance : mapping of str to int
+        Where the namespace's values come from before the run, in the new statements'
+        indices (after ``unbind``); :func:`record_run` continues it.
+    """
+
+    statements: tuple[Statement, ...]
+    flows: tuple[Flow, ...]
+    run: tuple[bool, ...]
+    reasons: tuple[str | None, ...]
+    previous: tuple[int | None, ...]
+    unbind: frozenset[str]
+    provenance: Mapping[str, int]
+
+    @property
+    def kept(self) -> dict[int, int]:
+        """Return new index → old index for the statements that keep their last result."""
+        return {
+            i: old
+            for i, (runs, old) in enumerate(zip(self.run, self.previous, strict=True))
+            if not runs and old is not None
+        }
+
+    def to_run(self) -> list[int]:
+        """Return the indices of the statements that run, in order."""
+        return [i for i, runs in enumerate(self.run) if runs]
+
+
+def statement_key(statement: Statement) -> str:
+    """Return what identifies a statement's source across runs."""
+    text = statement.markdown if statement.kind == "markdown" else statement.code
+    return f"{statement.kind}\0{text}"
+
+
+def plan_rerun(
+    statements: Sequence[Statement],
+    previous: RunRecord | None,
+    *,
+    restarted: bool = False,
+    touched: frozenset[str] | None = frozenset(),
+    changed_modules: frozenset[str] = frozenset(),
+    rerun_moved_definitions: bool = True,
+) -> Plan:
+    """Decide which statements of a script run after an edit, and which keep their result.
+
+    A statement runs when its source is new or changed; when its last run did not end
+    ``ok``; when a name it reads (see :class:`Flow`) would not have the value it had in the
+    last run — its latest writer in script order is another statement than last time, or
+    runs now; when a statement that runs needs a value the namespace no longer holds (a
+    later statement of the last run overwrote it), which reruns that value's writer; and at
+    the end, so that every name the script binds holds what a full run leaves. A barrier
+    reads and writes everything.
+
+    Parameters
+    ----------
+    statements : sequence of Statement
+        The new script, from :func:`pdit_gateway.splitter.split_script`.
+    previous : RunRecord or None
+        The last run's record; ``None`` when the namespace holds nothing of this script
+        (a new kernel): everything runs.
+    restarted : bool, optional
+        The kernel restarted since: everything runs.
+    touched : frozenset of str or None, optional
+        Names another execution may have changed since the last run; ``None`` when unknown
+        (everything runs).
+    changed_modules : frozenset of str, optional
+        Top-level names of sibling modules changed on disk since the last run: statements
+        that import them, or call functions that do, and their dependents run.
+    rerun_moved_definitions : bool, optional
+        Rerun a statement that creates functions and moved to other lines, so tracebacks
+        through its functions name the new lines (default True).
+
+    Returns
+    -------
+    Plan
+        What runs and why; what is kept and from which old statement.
+    """
+    statements = tuple(statements)
+    flows = tuple(resolve_flows([analyze_statement(s) for s in statements]))
+    count = len(statements)
+    if previous is None or restarted or touched is None:
+        why = "restart" if restarted else ("new" if previous is None else "namespace changed")
+        return Plan(
+            statements, flows, (True,) * count, (why,) * count, (None,) * count,
+            frozenset(), {},
+        )  # fmt: skip
+    return _Planner(
+        statements, flows, previous, touched | {module_name(m) for m in changed_modules},
+        changed_modules, rerun_moved_definitions,
+    ).plan()  # fmt: skip
+
+
+class _Planner:
+    """The fixpoint behind :func:`plan_rerun`."""
+
+    def __init__(
+        self,
+        statements: tuple[Statement, ...],
+        flows: tuple[Flow, ...],
+        previous: RunRecord,
+        touched: frozenset[str],
+        changed_modules: frozenset[str],
+        rerun_moved_definitions: bool,
+    ) -> None:
+        self.statements = statements
+        self.flows = flows
+        self.old = previous
+        self.touched = touched
+        keys = [statement_key(s) for s in statements]
+        old_keys = [s.key for s in previous.statements]
+        matcher = difflib.SequenceMatcher(None, old_keys, keys, autojunk=False)
+        self.new_to_old: dict[int, int] = {}
+        for block in matcher.get_matching_blocks():
+            for offset in range(block.size):
+                self.new_to_old[block.b + offset] = block.a + offset
+        self.old_to_new = {old: new for new, old in self.new_to_old.items()}
+
+        self.reasons: dict[int, str] = {}
+        for i, statement in enumerate(statements):
+            old_index = self.new_to_old.get(i)
+            flow = flows[i]
+            if old_index is None:
+                self.reasons[i] = "new or edited"
+                continue
+            recorded = previous.statements[old_index]
+            if statement.kind == "syntax-error":
+                self.reasons[i] = "syntax error"
+            elif recorded.status != "ok":
+                self.reasons[i] = f"last run: {recorded.status}"
+            elif flow.modules & changed_modules:
+                self.reasons[i] = "imports a changed module"
+            elif (
+                rerun_moved_definitions
+                and flow.creates_code
+                and recorded.line_start != statement.line_start
+            ):
+                self.reasons[i] = "defines functions and moved"
+
+        self.universe: set[str] = set(previous.provenance)
+        for flow in flows:
+            self.universe |= flow.reads | flow.writes
+        for recorded in previous.statements:
+            self.universe |= recorded.flow.reads | recorded.flow.writes
+        # The last run's writers of each name, for "what did statement o read last time".
+        self.old_writers: dict[str, list[int]] = {}
+        self.old_barriers: list[int] = []
+        for o, recorded in enumerate(previous.statements):
+            if recorded.status not in _EXECUTED:
+                continue
+            if recorded.flow.barrier:
+                self.old_barriers.append(o)
+            for name in recorded.flow.writes:
+                self.old_writers.setdefault(name, []).append(o)
+        self.unbind: set[str] = set()
+        self.restoring: set[int] = set()
+
+    def old_writer(self, name: str, before: int) -> int | None:
+        best = -1
+        for indices in (self.old_writers.get(name, []), self.old_barriers):
+            position = bisect.bisect_left(indices, before)
+            if position:
+                best = max(best, indices[position - 1])
+        return None if best < 0 else best
+
+    def initial(self) -> dict[str, tuple[str, int]]:
+        cur: dict[str, tuple[str, int]] = {}
+        for name, index in self.old.provenance.items():
+            if name in self.unbind:
+                continue
+            new = self.old_to_new.get(index) if index != STALE else None
+            if name in self.touched or new is None:
+                cur[name] = ("stale", STALE)
+            else:
+                cur[name] = ("old", new)
+        return cur
+
+    def plan(self) -> Plan:
+        while not self.scan():
+            pass
+        run = tuple(i in self.reasons for i in range(len(self.statements)))
+        provenance = {
+            name: (tag[1] if tag[0] != "stale" else STALE) for name, tag in self.initial().items()
+        }
+        return Plan(
+            statements=self.statements,
+            flows=self.flows,
+            run=run,
+            reasons=tuple(self.reasons.get(i) for i in range(len(self.statements))),
+            previous=tuple(self.new_to_old.get(i) for i in range(len(self.statements))),
+            unbind=frozenset(self.unbind),
+            provenance=provenance,
+        )
+
+    def scan(self) -> bool:
+        """Walk the script once; return True when nothing had to be added."""
+        cur = self.initial()
+        latest: dict[str, int] = {}
+        last_barrier = -1
+
+        def writer(name: str) -> int:
+            return max(latest.get(name, -1), last_barrier)
+
+        def fresh(name: str, w: int) -> bool:
+            tag = cur.get(name)
+            if w < 0:
+                return tag is None
+            return tag == ("new", w) or (tag == ("old", w) and w not in self.reasons)
+
+        def repair(name: str, w: int, why: str) -> bool:
+            """Make the namespace hold the value a full run has; return True if it changed."""
+            if w < 0:
+                if name.isidentifier() and name not in self.unbind:
+                    self.unbind.add(name)
+                    return True
+                return False  # the file system cannot be unbound (see docs/semantics.md)
+            if w not in self.reasons:
+                # It would keep its result: it runs again only to put its values back, and
+                # (run for run the same) changes nothing for the statements that read them.
+                self.reasons[w] = why
+                self.restoring.add(w)
+                return True
+            return False
+
+        for i, flow in enumerate(self.flows):
+            old_index = self.new_to_old.get(i)
+            reads = set(self.universe) if flow.barrier else set(flow.reads)
+            if old_index is not None:
+                recorded = self.old.statements[old_index].flow
+                reads |= self.universe if recorded.barrier else recorded.reads
+            if i not in self.reasons or i in self.restoring:
+                assert old_index is not None
+                for name in sorted(reads):
+                    w = writer(name)
+                    ow = self.old_writer(name, old_index)
+                    if w < 0:
+                        valid = ow is None and name not in self.touched
+                    else:
+                        valid = ow is not None and self.old_to_new.get(ow) == w
+                        valid = valid and (w not in self.reasons or w in self.restoring)
+                    if not valid:
+                        self.restoring.discard(i)
+                        self.reasons[i] = f"reads {name}, changed"
+                        break
+            if i in self.reasons:
+                for name in sorted(reads):
+                    w = writer(name)
+                    if not fresh(name, w) and repair(
+                        name, w, f"restores {name} for line {self.statements[i].line_start}"
+                    ):
+                        return False
+                if flow.barrier:
+                    for name in self.universe:
+                        cur[name] = ("new", i)
+                for name in flow.writes:
+                    cur[name] = ("new", i)
+            if flow.barrier:
+                last_barrier = i
+            for name in flow.writes:
+                latest[name] = i
+
+        changed = False
+        for name in sorted(self.universe | set(cur)):
+            w = writer(name)
+            if not fresh(name, w):
+                changed = repair(name, w, f"restores {name} at the end") or changed
+        return not changed
+
+
+def record_run(plan: Plan, outcomes: Sequence[str], previous: RunRecord | None) -> RunRecord:
+    """Return the record of a run done after a plan, for planning the next one.
+
+    Parameters
+    ----------
+    plan : Plan
+        What was planned.
+    outcomes : sequence of str
+        One per statement: for one that ran, its status (``"ok"``, ``"error"``,
+        ``"exited"``, ``"timeout"``, or ``"cancelled"`` when the run stopped before it); for
+        a kept one, ``"kept"``, or ``"cancelled"`` when the run stopped before it (a full
+        run would not have shown it).
+    previous : RunRecord or None
+        The record the plan was made from (the kept statements' statuses are its).
+
+    Returns
+    -------
+    RunRecord
+        The new record.
+    """
+    if len(outcomes) != len(plan.statements):
+        raise ValueError("one outcome per statement is needed")
+    provenance = dict(plan.provenance)
+    # The names a barrier may have written: every name the planner considers.
+    universe = set(provenance)
+    for flow in plan.flows:
+        universe |= flow.reads | flow.writes
+    for old in previous.statements if previous is not None else ():
+        universe |= old.flow.reads | old.flow.writes
+    recorded: list[RecordedStatement] = []
+    for i, (statement, flow, outcome) in enumerate(
+        zip(plan.statements, plan.flows, outcomes, strict=True)
+    ):
+        status = outcome
+        if outcome == "kept":
+            index = plan.previous[i]
+            status = previous.statements[index].status if previous and index is not None else "ok"
+        elif plan.run[i] and outcome in _EXECUTED:
+            for name in universe if flow.barrier else flow.writes:
+                provenance[name] = i
+        recorded.append(
+            RecordedStatement(
+                key=statement_key(statement),
+                line_start=statement.line_start,
+                line_end=statement.line_end,
+                flow=flow,
+                status=status,
+            )
+        )
+    return RunRecord(tuple(recorded), provenance)

@@ -1,0 +1,9 @@
+# === step
+x = 1
+print(x)
+# === step
+x = (1
+print(x)
+# === step
+x = 1
+print(x)
