@@ -8,11 +8,15 @@ iopub stream (its activity watcher). Each function here checks that the internal
 there with the shape it expects and otherwise does the same job through the public API, more
 slowly. ``scripts/test-oldest.sh`` runs the suite on the oldest versions pyproject.toml allows,
 so a change on either side of the supported range shows up there.
+
+One more reads a server's listening socket where older jupyter_servers do not say which port
+they bound (:func:`listening_port`).
 """
 
 from __future__ import annotations
 
 import hmac
+import socket
 import struct
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
@@ -255,3 +259,30 @@ class ActivityRecorder:
                     kernel.execution_state = state
             elif kernel.execution_state == "starting" and state != "starting":
                 kernel.execution_state = "idle"
+
+
+# --- jupyter_server: the port a server bound ----------------------------------------------
+
+
+def listening_port(app: Any) -> int:
+    """Return the TCP port that ``app``, a ServerApp whose HTTP server listens, accepts on.
+
+    With ``port = 0`` the system picks a free port: jupyter_server 2.20 and later write it
+    back to ``app.port``, older ones leave 0 there. Then the port is read from the listening
+    sockets of the server's Tornado ``HTTPServer`` (``_sockets``, its map of file descriptors
+    to sockets). Raises OSError when neither says which port it is.
+    """
+    port = getattr(app, "port", 0)
+    if isinstance(port, int) and port > 0:
+        return port
+    sockets = getattr(getattr(app, "http_server", None), "_sockets", None)
+    if isinstance(sockets, dict):
+        for sock in sockets.values():
+            if isinstance(sock, socket.socket) and sock.family in (
+                socket.AF_INET,
+                socket.AF_INET6,
+            ):
+                bound = sock.getsockname()[1]
+                if isinstance(bound, int) and bound > 0:
+                    return bound
+    raise OSError("the server does not say which TCP port it listens on")

@@ -315,3 +315,28 @@ def test_a_server_of_another_shape_keeps_its_own_watcher():
     assert bare.stopped == []
     # an unknown kernel
     assert not compat.ActivityRecorder(Manager(kernel), "other").take_over()
+
+
+# --- jupyter_server: the port a server bound ----------------------------------------------
+
+
+def test_the_port_a_server_reports_is_taken():
+    assert compat.listening_port(SimpleNamespace(port=8888, http_server=None)) == 8888
+
+
+async def test_a_server_that_reports_port_0_is_read_from_its_socket():
+    # what jupyter_server before 2.20 leaves after listening on port 0
+    server = HTTPServer(Application())
+    server.listen(0, "127.0.0.1")
+    try:
+        port = compat.listening_port(SimpleNamespace(port=0, http_server=server))
+        assert port > 0
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+        writer.close()
+    finally:
+        server.stop()
+
+
+def test_a_server_that_says_no_port_is_an_error():
+    with pytest.raises(OSError, match="which TCP port"):
+        compat.listening_port(SimpleNamespace(port=0, http_server=object()))
