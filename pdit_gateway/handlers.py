@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import posixpath
-import struct
 from typing import Any, cast
 from urllib.parse import quote, urlencode
 
@@ -22,6 +21,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .channel import Channel
 from .clients import ClientGone
+from .compat import write_messages
 from .errors import (
     FileAccessError,
     GatewayError,
@@ -218,51 +218,19 @@ class WebSocketTransport:
             raise ClientGone from None
 
     async def send_many(self, texts: list[str]) -> None:
-        """Write several frames with one socket write and wait until it is flushed.
-
-        ``write_message`` costs a task and a system call per frame, which is most of the
-        time of streaming a long log (a 10,000-event replay); here the frames are encoded
-        as ``write_message`` encodes uncompressed text (RFC 6455) and written together.
-        """
+        """Write several frames, in one socket write where Tornado allows it (see
+        :func:`.compat.write_messages`), and wait until they are flushed."""
         connection = self.handler.ws_connection
-        stream = getattr(connection, "stream", None)
-        if connection is None or connection.is_closing() or stream is None:
+        if connection is None or connection.is_closing():
             raise ClientGone
-        # Tornado's negotiated permessage-deflate compressor, shared with write_message: both
-        # compress and queue a frame in one step, so the frames reach the socket in the order
-        # the compressor saw them. Without it (or in a Tornado without that attribute) the
-        # frames leave uncompressed, which a client that agreed to compression still reads.
-        compressor = getattr(connection, "_compressor", None)
-        if compressor is None:
-            data = b"".join(text_frame(text.encode()) for text in texts)
-        else:
-            data = b"".join(
-                text_frame(compressor.compress(text.encode()), compressed=True) for text in texts
-            )
         try:
-            await stream.write(data)
-        except StreamClosedError:
+            await write_messages(self.handler, texts)
+        except (StreamClosedError, WebSocketClosedError):
             raise ClientGone from None
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Close the WebSocket."""
         self.handler.close(code, reason)
-
-
-def text_frame(payload: bytes, compressed: bool = False) -> bytes:
-    """Return a final, unmasked text frame (RFC 6455 section 5.2) carrying ``payload``.
-
-    ``compressed`` sets RSV1, which marks a permessage-deflate payload (RFC 7692).
-    """
-    first = 0xC1 if compressed else 0x81
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", first, size)
-    elif size < 1 << 16:
-        header = struct.pack("!BBH", first, 126, size)
-    else:
-        header = struct.pack("!BBQ", first, 127, size)
-    return header + payload
 
 
 def close_reason(message: str) -> str:

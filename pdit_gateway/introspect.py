@@ -21,13 +21,13 @@ from typing import Any
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
+from .compat import deserialize
 from .errors import (
     GatewayError,
     IntrospectionTimeoutError,
     IntrospectionUnavailableError,
     KernelUnavailableError,
 )
-from .kernel import deserialize
 from .protocol import IntrospectRequest
 
 #: The kernel-info feature that says a kernel has subshells (JEP 91).

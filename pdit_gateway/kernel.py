@@ -4,124 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import inspect
 import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
 from typing import Any
 
 import zmq
-from jupyter_client.adapter import adapt
 from jupyter_client.jsonutil import json_default
 from jupyter_client.session import Session
 
+from .compat import ActivityRecorder, deserialize, set_replay_window
 from .jsontypes import JSONDict
 
 #: Kernel states that a remote gateway announces when the kernel process died.
 LIFECYCLE = frozenset({"restarting", "dead"})
 Listener = Callable[[str, JSONDict], None]
 """Called with the channel name (``"iopub"`` or ``"shell"``) and the message."""
-
-
-def deserialize(session: Session, parts: list[Any]) -> JSONDict:
-    """Return the message in ``parts`` as ``Session.deserialize`` does, without parsing dates.
-
-    jupyter_client turns the header's and parent header's ``date`` into datetimes with
-    dateutil, which is most of the cost of receiving a message (tens of µs, several times a
-    statement); the gateway never reads them, so they stay ISO strings. The signature and
-    replay checks are jupyter_client's.
-    """
-    if len(parts) < 5:
-        raise TypeError("malformed message, must have at least 5 elements")
-    frames = [bytes(getattr(part, "bytes", part)) for part in parts[:5]]
-    if session.auth is not None:
-        signature = frames[0]
-        if not signature:
-            raise ValueError("Unsigned Message")
-        if signature in session.digest_history:
-            raise ValueError(f"Duplicate Signature: {signature!r}")
-        session._add_digest(signature)
-        if not hmac.compare_digest(signature, session.sign(frames[1:5])):
-            raise ValueError(f"Invalid Signature: {signature!r}")
-    header = session.unpack(frames[1])
-    message = {
-        "header": header,
-        "msg_id": header["msg_id"],
-        "msg_type": header["msg_type"],
-        "parent_header": session.unpack(frames[2]),
-        "metadata": session.unpack(frames[3]),
-        "content": session.unpack(frames[4]),
-        "buffers": [memoryview(bytes(getattr(part, "bytes", part))) for part in parts[5:]],
-    }
-    adapted: JSONDict = adapt(message)
-    return adapted
-
-
-class ActivityRecorder:
-    """jupyter_server's record of a kernel's activity, kept from the gateway's own iopub stream.
-
-    jupyter_server watches every kernel's iopub with a subscription of its own that decodes
-    each message again (status messages twice) to keep ``last_activity`` and
-    ``execution_state`` for its REST API and its idle culler: that was about 40% of the
-    gateway's CPU time per statement. A session's connection decodes every iopub message
-    anyway, so it stops that watcher and applies the same rules (the server's
-    ``untracked_message_types``) itself.
-
-    Parameters
-    ----------
-    kernel_manager : MappingKernelManager
-        The server's kernel manager; without ``stop_watching_activity`` and
-        ``untracked_message_types`` nothing is changed.
-    kernel_id : str
-        The kernel whose activity is recorded.
-    """
-
-    def __init__(self, kernel_manager: Any, kernel_id: str) -> None:
-        self.kernel_manager = kernel_manager
-        self.kernel_id = kernel_id
-        self.kernel: Any = None
-        self._untracked: frozenset[str] = frozenset()
-
-    def take_over(self) -> None:
-        """Stop the server's watcher of this kernel; :meth:`record` does its work from now on."""
-        manager = self.kernel_manager
-        if not hasattr(manager, "stop_watching_activity") or not hasattr(
-            manager, "untracked_message_types"
-        ):
-            return
-        try:
-            kernel = manager.get_kernel(self.kernel_id)
-        except KeyError:
-            return
-        manager.stop_watching_activity(self.kernel_id)
-        # the server's track_message_type(t) is "t not in untracked_message_types"
-        self._untracked = frozenset(manager.untracked_message_types)
-        self.kernel = kernel
-
-    def record(self, msg: JSONDict) -> None:
-        """Apply one iopub message as jupyter_server's ``record_activity`` does."""
-        kernel = self.kernel
-        if kernel is None:
-            return
-        untracked = self._untracked
-        msg_type = msg["header"]["msg_type"]
-        parent_type = (msg.get("parent_header") or {}).get("msg_type")
-        tracked_parent = parent_type not in untracked
-        if msg_type not in untracked or tracked_parent or kernel.execution_state == "busy":
-            self.kernel_manager.last_kernel_activity = kernel.last_activity = datetime.now(
-                timezone.utc
-            )
-        if msg_type == "status":
-            state = msg["content"].get("execution_state")
-            if tracked_parent:
-                if state != kernel.execution_state:
-                    kernel.execution_state = state
-            elif kernel.execution_state == "starting" and state != "starting":
-                kernel.execution_state = "idle"
 
 
 class KernelConnection:
@@ -588,10 +489,7 @@ async def open_kernel(
     stop_restarter = getattr(km, "stop_restarter", None)
     if stop_restarter is not None:
         stop_restarter()
-    signer = getattr(km, "session", None)
-    if digest_history_size and isinstance(signer, Session):
-        # the next signature received culls the history to the new size
-        signer.digest_history_size = digest_history_size
+    set_replay_window(getattr(km, "session", None), digest_history_size)
     activity = ActivityRecorder(kernel_manager, kernel_id)
     connection = connect(km, log, name, probe_interval, remote_probe_interval, activity)
     is_alive = getattr(km, "is_alive", None)

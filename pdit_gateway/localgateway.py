@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from .client import SHUTDOWN_TIMEOUT, GatewayAddress, RunFailure
+from .compat import listening_port
 
 __all__ = ["local_gateway"]
 
@@ -62,7 +63,7 @@ async def local_gateway(
             await app.extension_manager.start_all_extensions()  # type: ignore[no-untyped-call]
         except (OSError, SystemExit) as err:
             raise RunFailure(f"the private gateway did not start: {err}") from None
-        yield GatewayAddress(f"http://127.0.0.1:{app.port}/", token)
+        yield GatewayAddress(f"http://127.0.0.1:{listening_port(app)}/", token)
     finally:
         try:
             # jupyter_server's shutdown (extensions, kernels, sockets), the loop left running

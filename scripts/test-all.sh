@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh machine (Python 3.11, pip, node/npm, apt as root) and run every test:
 # the Python suite with real kernels and servers, the TypeScript client's unit and integration
-# tests, and the browser tests in Debian's Chromium.
+# tests, the browser tests in Debian's Chromium, and the Python suite again on the oldest
+# versions pyproject.toml allows (scripts/test-oldest.sh, in a venv under build/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -32,3 +33,7 @@ pip install -q 'jupyterlab>=4.6,<5'
 # fixtures cannot share: the browser tests run in a pytest process of their own.
 python -m pytest -p no:cacheprovider --ignore=tests/browser "$@"
 PDIT_BROWSER_TESTS=1 python -m pytest -p no:cacheprovider tests/browser "$@"
+
+# The oldest allowed versions, after the install above has built the JupyterLab extension
+# (the venv's install then reuses it instead of needing jlpm again).
+bash scripts/test-oldest.sh "$@"

@@ -171,7 +171,7 @@ def event_of(kind: str, execution_id: str) -> Callable[[dict[str, Any]], bool]:
     return lambda e: e["type"] == kind and e.get("executionId") == execution_id
 
 
-async def setup(pdit_channel: Any, jp_serverapp: Any, name: str) -> tuple[Any, Stall]:
+async def stalled_channel(pdit_channel: Any, jp_serverapp: Any, name: str) -> tuple[Any, Stall]:
     channel = await pdit_channel(name)
     await channel.welcome()
     done = await channel.run(SETUP + FLUSH_GATE)
@@ -213,7 +213,7 @@ async def finish(channel: Any, execution_id: str) -> list[dict[str, Any]]:
 async def test_cancel_before_the_statement_is_sent_and_while_the_one_before_runs(
     pdit_channel: Any, jp_serverapp: Any, tmp_path: Path
 ) -> None:
-    channel, stall = await setup(pdit_channel, jp_serverapp, "before-sent")
+    channel, stall = await stalled_channel(pdit_channel, jp_serverapp, "before-sent")
     ran = tmp_path / "ran"
     eid = await channel.execute(f"block({str(tmp_path / 'never')!r})\nopen({str(ran)!r}, 'w')\n")
     await channel.until(lambda e: e["type"] == "running" and e.get("executionId") == eid)
@@ -227,7 +227,7 @@ async def test_cancel_before_the_statement_is_sent_and_while_the_one_before_runs
 async def test_cancel_when_the_statement_is_sent_and_not_started(
     pdit_channel: Any, jp_serverapp: Any, tmp_path: Path
 ) -> None:
-    channel, stall = await setup(pdit_channel, jp_serverapp, "sent")
+    channel, stall = await stalled_channel(pdit_channel, jp_serverapp, "sent")
     code = f"block({str(tmp_path / 'never')!r})"
     stall.hold_send(code)
     eid = await channel.execute(f"x = 1\n{code}\nafter = 3\n")
@@ -246,7 +246,7 @@ async def test_cancel_when_the_statement_is_sent_and_not_started(
 async def test_cancel_when_the_last_statement_replied_and_is_not_idle(
     pdit_channel: Any, jp_serverapp: Any
 ) -> None:
-    channel, stall = await setup(pdit_channel, jp_serverapp, "replied")
+    channel, stall = await stalled_channel(pdit_channel, jp_serverapp, "replied")
     stall.hold(lambda channel, msg, code: code == "x = 2" and is_idle(msg))
     eid = await channel.execute("x = 1\nx = 2\n")
     await stall.until(lambda: ("shell", "execute_reply", "x = 2") in stall.passed)
@@ -263,7 +263,7 @@ async def test_cancel_when_the_last_statement_replied_and_is_not_idle(
 async def test_cancel_when_the_kernel_is_idle_before_the_next_statement_is_sent(
     pdit_channel: Any, jp_serverapp: Any, tmp_path: Path
 ) -> None:
-    channel, stall = await setup(pdit_channel, jp_serverapp, "idle")
+    channel, stall = await stalled_channel(pdit_channel, jp_serverapp, "idle")
     # the gateway does not learn of the reply, so it sends nothing more; the kernel idles
     stall.hold(lambda channel, msg, code: code == "x = 1" and channel == "shell")
     eid = await channel.execute(f"x = 1\nblock({str(tmp_path / 'never')!r})\nafter = 3\n")
@@ -282,7 +282,7 @@ async def test_an_interrupt_that_costs_the_reply_does_not_restart_the_kernel(
     """The bug: the interrupt lands after the statement's code, ipykernel logs
     'KeyboardInterrupt caught in kernel', sends no reply, goes idle; the gateway waited
     interrupt_grace for the reply and restarted the kernel."""
-    channel, stall = await setup(pdit_channel, jp_serverapp, "lost-reply")
+    channel, stall = await stalled_channel(pdit_channel, jp_serverapp, "lost-reply")
     gate = tmp_path / "gate"
     eid = await channel.execute(f"sys.stdout.armed = {str(gate)!r}\nafter = 3\n")
     entered = Path(str(gate) + ".entered")
@@ -313,7 +313,7 @@ async def test_cancels_at_random_moments_never_restart_the_kernel(
     """The attack pass's sequence: ``import time; time.sleep(30); x = 1`` with ``y = 2``
     queued behind; on the first ``running``, cancel the queued one, then, after a random
     delay of up to 30 ms, the running one. It restarted about 1 kernel in 4."""
-    channel, stall = await setup(pdit_channel, jp_serverapp, "random")
+    channel, stall = await stalled_channel(pdit_channel, jp_serverapp, "random")
     rng = random.Random(13)
     interrupted = 0
     for attempt in range(TRIES):

@@ -11,8 +11,8 @@ import struct
 import pytest
 
 from pdit_gateway.clients import MAX_BATCH_BYTES, Client, ClientGone
+from pdit_gateway.compat import text_frame
 from pdit_gateway.eventlog import EventLog
-from pdit_gateway.handlers import text_frame
 
 
 def parse_frames(data: bytes) -> list[tuple[int, bytes]]:

@@ -24,6 +24,7 @@ import io
 import re
 import shutil
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -115,7 +116,15 @@ def execute(statement: Statement, namespace: dict[str, Any], workdir: Path) -> t
     tail = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     out = io.StringIO()
     try:
-        with contextlib.chdir(workdir), contextlib.redirect_stdout(out):
+        # A script's warnings (a library's deprecations) are shown by a kernel, not raised:
+        # without this, pytest's filterwarnings=error would make the same script fail or
+        # not by the library's version.
+        with (
+            contextlib.chdir(workdir),
+            contextlib.redirect_stdout(out),
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore")
             exec(compile(tree, filename, "exec"), namespace)
             if tail is not None:
                 value = eval(compile(ast.Expression(tail.value), filename, "eval"), namespace)

@@ -51,7 +51,13 @@ def new_kernel_manager(manager: MultiKernelManager):
 def test_only_kernels_started_inside_launching_get_the_launcher(tmp_path):
     manager = MultiKernelManager(connection_dir=str(tmp_path))
     undo = launching.install(manager, LOG)
-    assert launching.install(manager, LOG)() is None  # a second install changes nothing
+    hook = manager.kernel_manager_factory
+    assert isinstance(hook, launching.LaunchHook)
+    # a second install wraps nothing more, and its undo leaves the first hook in place
+    again = launching.install(manager, LOG)
+    assert manager.kernel_manager_factory is hook
+    again()
+    assert manager.kernel_manager_factory is hook
     with launching.launching(0):
         assert new_kernel_manager(manager).kernel_spec.argv[2] == MODULE
     # the same server's other kernels (a notebook, /api/kernels) keep ipykernel's launcher
