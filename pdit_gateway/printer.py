@@ -10,7 +10,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from .jsontypes import JSONDict
 
@@ -19,6 +19,7 @@ __all__ = [
     "EXIT_OK",
     "CellPrinter",
     "TerminalPrinter",
+    "WatchPrinter",
     "lines_label",
     "render_item",
     "seconds",
@@ -416,3 +417,30 @@ class CellPrinter(TerminalPrinter):
     def _complete(self, event: JSONDict) -> None:
         self._running = None
         self.status = str(event.get("status"))
+
+
+class WatchPrinter(TerminalPrinter):
+    """Print one incremental (``changed``) run of ``--watch``: the statements that ran, as
+    :class:`TerminalPrinter` does, and for the kept ones only their count in the summary.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: first and last lines of the kept statements, in order
+        self.kept: list[tuple[int, int]] = []
+
+    def _result(self, event: JSONDict) -> None:
+        if event.get("cached"):
+            self.kept.append((int(event["lineStart"]), int(event["lineEnd"])))
+            return
+        super()._result(event)
+
+    def summary(self) -> str:
+        """Return the run's summary, with how many statements kept their result."""
+        text = super().summary()
+        if self.status == "ok" and not self.results:
+            text = "nothing changed"
+        if self.kept:
+            plural = "statement" if len(self.kept) == 1 else "statements"
+            text += f"; {len(self.kept)} {plural} kept their result (unchanged)"
+        return text

@@ -43,7 +43,9 @@ class ExecuteRequest:
     reset: bool = False
     timeout: float | None = None
     when_busy: Literal["queue", "reject"] = "queue"
-    mode: Literal["statements", "cell"] = "statements"
+    #: ``"statements"``: the script statement by statement; ``"changed"``: the same, running only
+    #: the statements an edit may have changed (an incremental rerun); ``"cell"``: one request.
+    mode: Literal["statements", "changed", "cell"] = "statements"
     allow_errors: bool = False
     store_history: bool = True
     #: Whether ``input()`` asks the client (``input-request``); without, it raises.
@@ -53,6 +55,11 @@ class ExecuteRequest:
     script_file: str | None = None
     #: Show DataFrames as interactive tables (pdit's client; not on the wire).
     interactive_tables: bool = False
+
+    @property
+    def scripted(self) -> bool:
+        """Whether the statements run with script semantics (``statements`` and ``changed``)."""
+        return self.mode != "cell"
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +264,12 @@ def _execute(frame: dict[str, Any]) -> ExecuteRequest:
             raise InvalidFieldError("'timeout' is too large (seconds)") from None
         if not math.isfinite(timeout) or timeout < 0:
             raise InvalidFieldError("'timeout' must be a finite number >= 0 (seconds; 0 = none)")
-    mode = _choice(frame, "mode", ("statements", "cell"))
+    mode = _choice(frame, "mode", ("statements", "changed", "cell"))
+    if mode == "changed" and frame.get("lineRange") is not None:
+        raise InvalidFieldError(
+            "'lineRange' cannot be combined with mode 'changed' (it reruns the whole script's "
+            "changed statements)"
+        )
     return ExecuteRequest(
         script=_required(frame, "script", str),
         execution_id=_execution_id(frame, required=False),
@@ -270,7 +282,7 @@ def _execute(frame: dict[str, Any]) -> ExecuteRequest:
         allow_errors=_field(frame, "allowErrors", bool, False),
         store_history=_field(frame, "storeHistory", bool, True),
         # a notebook's cells do not read input, as nbclient runs them
-        allow_stdin=_field(frame, "allowStdin", bool, mode == "statements"),
+        allow_stdin=_field(frame, "allowStdin", bool, mode != "cell"),
     )
 
 

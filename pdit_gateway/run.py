@@ -11,7 +11,7 @@ import signal
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
@@ -28,7 +28,18 @@ from .client import (
     session_channel,
 )
 from .jsontypes import JSONDict
-from .printer import EXIT_FAILED, EXIT_OK, GREEN, RED, YELLOW, CellPrinter, TerminalPrinter, seconds
+from .printer import (
+    DIM,
+    EXIT_FAILED,
+    EXIT_OK,
+    GREEN,
+    RED,
+    YELLOW,
+    CellPrinter,
+    TerminalPrinter,
+    WatchPrinter,
+    seconds,
+)
 from .protocol import valid_session_id
 
 __all__ = ["CliOptions", "InputReader", "UsageError", "main", "parse_line_range"]
@@ -67,6 +78,8 @@ class CliOptions:
     interrupt_on_timeout: bool = False
     #: The cells to run in cell mode: a notebook, or a percent script written as a notebook.
     notebook: Any = None
+    #: Rerun the changed statements on every save (``--watch``).
+    watch: bool = False
 
     @property
     def kernel_name(self) -> str | None:
@@ -141,6 +154,15 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-errors",
         action="store_true",
         help="do not stop at an error: run every cell (statement) and record the error",
+    )
+    parser.add_argument(
+        "--watch",
+        "-w",
+        action="store_true",
+        help="keep running: after the first run, rerun the script on every save of it (or of "
+        "a .py file beside it), running only the statements the edit may have changed and "
+        "printing only those; Ctrl-C while waiting ends it (status 0), during a run cancels "
+        "the run and ends it (130)",
     )
     parser.add_argument(
         "--interrupt-on-timeout",
@@ -220,6 +242,8 @@ def _options(
             "--interrupt-on-timeout applies to notebook cells (.ipynb, or a '# %%' script "
             "written to a .ipynb); a script's --timeout always interrupts"
         )
+    if args.watch and (notebook is not None or output is not None or args.lines is not None):
+        raise UsageError("--watch reruns a whole script: it takes no notebook, --output or --lines")
     line_range = None
     if args.lines is not None:
         line_range = parse_line_range(args.lines, len(source.splitlines()))
@@ -242,6 +266,7 @@ def _options(
         allow_errors=args.allow_errors,
         interrupt_on_timeout=args.interrupt_on_timeout,
         notebook=notebook,
+        watch=args.watch,
     )
 
 
@@ -413,6 +438,8 @@ async def _run_on(
         name = (snapshot.get("kernel") or {}).get("name")
         if kernel and name and name != kernel:
             printer.note(f"session {options.session_id} runs kernel {name!r}, not {kernel!r}")
+        if options.watch:
+            return await _watch_script(channel, options, printer, name)
         task = asyncio.current_task()
         assert task is not None
         ctrl_c = _CtrlC(task, printer)
@@ -444,7 +471,9 @@ async def _run_script(
         statements = split_script(options.source, options.line_range, options.script.name)
         recorder = ScriptRecorder(options.source, statements)
         await describe_kernel(channel, recorder.nb, kernel_name, probe=True, kernelspec=True)
-    extra = {"allowErrors": True} if options.allow_errors else {}
+    extra: dict[str, Any] = {"allowErrors": True} if options.allow_errors else {}
+    if options.watch:
+        extra["mode"] = "changed"
     frame = execute_frame(
         options.source,
         # the kernel's __file__ and tracebacks name the script as python does: its full path
@@ -483,6 +512,84 @@ async def _run_script(
     if options.allow_errors and printer.status == "error":
         return EXIT_OK
     return printer.exit_status()
+
+
+class _WatchCtrlC(_CtrlC):
+    """Ctrl-C in ``--watch``: while a run runs, as :class:`_CtrlC`; while waiting, the end."""
+
+    running = False
+
+    def __call__(self) -> None:
+        if self.running:
+            super().__call__()
+        else:
+            self.cancel.set()
+
+
+async def _watch_script(
+    channel: ChannelConnection,
+    options: CliOptions,
+    first: TerminalPrinter,
+    kernel_name: str | None,
+) -> int:
+    """Run the script, then rerun its changed statements on every save until Ctrl-C."""
+    import watchfiles
+
+    script = options.script.resolve()
+    folder = script.parent
+    task = asyncio.current_task()
+    assert task is not None
+
+    def printer() -> WatchPrinter:
+        return WatchPrinter(
+            first.out, first.err, color=first.color, progress=first.progress, timeout=first.timeout
+        )
+
+    def saved(change: watchfiles.Change, path: str) -> bool:
+        # the script, or a module beside it that the script may import
+        changed = Path(path)
+        return changed == script or (changed.parent == folder and changed.suffix == ".py")
+
+    current = printer()
+    ctrl_c = _WatchCtrlC(task, current)
+    source = options.source
+    with ctrl_c.installed():
+        while True:
+            ctrl_c.printer = current
+            ctrl_c.running = True
+            ticker = asyncio.ensure_future(current.keep_progress()) if current.progress else None
+            try:
+                await _run_script(
+                    channel, replace(options, source=source), current, ctrl_c.cancel, kernel_name
+                )
+            finally:
+                ctrl_c.running = False
+                if ticker is not None:
+                    ticker.cancel()
+                current.clear_progress()
+            if ctrl_c.cancel.is_set():
+                return EXIT_INTERRUPTED
+            current.note(f"watching {options.script} (Ctrl-C ends)", DIM)
+            text = None
+            while text is None:
+                async for _ in watchfiles.awatch(
+                    folder,
+                    watch_filter=saved,
+                    stop_event=ctrl_c.cancel,
+                    recursive=False,
+                    debounce=400,
+                    step=50,
+                ):
+                    break
+                if ctrl_c.cancel.is_set():
+                    return EXIT_OK
+                try:
+                    text = script.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as err:  # mid-save, or removed
+                    current.note(f"cannot read {options.script}: {err}", RED)
+            source = text
+            current = printer()
+            current.note(f"── {options.script} changed: running what changed ──", DIM)
 
 
 async def _run_cells(

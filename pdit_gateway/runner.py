@@ -17,10 +17,11 @@ from .events import StatementOutput, error_item
 from .jsontypes import JSONDict
 from .outputs import ItemForm
 from .protocol import ExecuteRequest
-from .scripting import begin_code, exit_status, statement_metadata
+from .scripting import begin_code, exit_status, statement_metadata, unbind_code
 from .timestamps import isoformat, utcnow
 
 if TYPE_CHECKING:
+    from .incremental import Plan
     from .kernel import Listener
     from .splitter import Statement
 
@@ -201,6 +202,16 @@ class Execution:
     running: StatementRun | None = None
     #: characters of output held in ``results`` (what the history byte bound counts)
     retained_bytes: int = 0
+    #: The plan of a whole-script run (``statements`` from the top, ``changed``): what runs.
+    plan: Plan | None = None
+    #: In a ``changed`` run, the kept statements' results (without their place), by index:
+    #: they are not run but sent again, marked ``cached``.
+    kept: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: Names deleted from the namespace before the first statement runs.
+    unbind: frozenset[str] = frozenset()
+    #: Whether the run starts as a run from the top (working directory, sibling modules);
+    #: None: when it starts at the script's first line.
+    fresh: bool | None = None
 
     @property
     def finished(self) -> bool:
@@ -262,6 +273,8 @@ class StatementRun:
     interrupted_at: float | None = None
     #: the wait for a reply after the statement's idle status (see ``Runner._reply_lost``)
     reply_timer: asyncio.TimerHandle | None = None
+    #: a kept statement's result from the last run (it is not sent to the kernel)
+    kept: dict[str, Any] | None = None
 
     @property
     def in_kernel(self) -> bool:
@@ -312,7 +325,11 @@ class Runner:
         #: seconds the execution may run (0 = no limit)
         self.timeout = policy.timeout_for(execution.request)
         self._runs = [
-            StatementRun(s, StatementOutput(policy.max_output_bytes, policy.output_tail_bytes))
+            StatementRun(
+                s,
+                StatementOutput(policy.max_output_bytes, policy.output_tail_bytes),
+                kept=execution.kept.get(s.index),
+            )
             for s in execution.statements
         ]
         self._active = 0
@@ -320,6 +337,9 @@ class Runner:
         self._in_flight = 0
         self._not_run: list[int] = []
         self._stopping: StopReason | None = None
+        # the statement whose own failure (or exit) stopped the run: the statements after it
+        # do not run, kept and markdown ones included; None for a stop from outside
+        self._stopped_at: int | None = None
         self._stop_requested = asyncio.Event()
         self._all_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._finished = False
@@ -327,6 +347,7 @@ class Runner:
         self._connection: KernelChannel | None = None
         self._prologue_id: str | None = None
         self._prologue_setup = False
+        self._prologue_sent = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
         # set when a statement's interrupt was sent late (see _interrupt_if_running)
@@ -488,27 +509,36 @@ class Runner:
         """Whether statements run with script semantics (statements mode, a Python kernel
         with the gateway's set-up)."""
         connection = self._connection
-        return (
-            connection is not None
-            and connection.scripting
-            and self.execution.request.mode == "statements"
-        )
+        return connection is not None and connection.scripting and self.execution.request.scripted
 
-    def _send_prologue(self) -> None:
-        """Send ``begin`` (the script's identity and text) ahead of the first statement."""
-        request = self.execution.request
+    def _send_prologue(self, scripted: bool) -> None:
+        """Send ``begin`` (the script's identity and text) ahead of the first statement, and
+        delete the names an incremental run unbinds."""
+        execution = self.execution
+        request = execution.request
         connection = self._connection
         assert connection is not None
         line_range = request.line_range
-        fresh = line_range is None or line_range[0] <= 1
-        self._prologue_setup = connection.may_have_lost_setup()
-        code = begin_code(
-            self.execution.script_path,
-            request.script,
-            fresh,
-            request.interactive_tables,
-            setup=self._prologue_setup,
-        )
+        fresh = execution.fresh
+        if fresh is None:
+            fresh = line_range is None or line_range[0] <= 1
+        parts = []
+        if scripted:
+            self._prologue_setup = connection.may_have_lost_setup()
+            parts.append(
+                begin_code(
+                    execution.script_path,
+                    request.script,
+                    fresh,
+                    request.interactive_tables,
+                    setup=self._prologue_setup,
+                )
+            )
+        if execution.unbind:
+            parts.append(unbind_code(execution.unbind))
+        if not parts:
+            return
+        code = "\n".join(parts)
         self._prologue_id = connection.execute(
             code,
             self._on_prologue,
@@ -535,20 +565,25 @@ class Runner:
         if self._connection is not None and self._prologue_id is not None:
             self._connection.forget(self._prologue_id)
 
+    def _sends_from(self, start: int) -> bool:
+        """Whether a statement from ``start`` on goes to the kernel (code, not kept)."""
+        return any(run.statement.kind == "code" and run.kept is None for run in self._runs[start:])
+
     def _send_more(self) -> None:
         depth = self.policy.pipeline_depth or len(self._runs)
         request = self.execution.request
         connection = self._connection
         assert connection is not None
         scripted = self._scripted()
-        if scripted and self._prologue_id is None and self._next_send < len(self._runs):
-            self._send_prologue()
+        if not self._prologue_sent and self._sends_from(self._next_send):
+            self._prologue_sent = True
+            self._send_prologue(scripted)
         while (
             self._stopping is None and self._in_flight < depth and self._next_send < len(self._runs)
         ):
             run = self._runs[self._next_send]
             self._next_send += 1
-            if run.statement.kind != "code":
+            if run.statement.kind != "code" or run.kept is not None:
                 continue
             budget = self.policy.max_execution_output_bytes
             if budget > 0:
@@ -725,10 +760,12 @@ class Runner:
         if self._exits(run):
             if self._stopping is None or self._stopping == "error":
                 self._stopping = "exit"
+                self._stopped_at = run.statement.index
         elif (
             status == "error" and not self.execution.request.allow_errors and self._stopping is None
         ):
             self._stopping = "error"
+            self._stopped_at = run.statement.index
         self._send_more()
 
     def _exits(self, run: StatementRun) -> bool:
@@ -736,7 +773,7 @@ class Runner:
         reply = run.reply
         return (
             reply is not None
-            and self.execution.request.mode == "statements"
+            and self.execution.request.scripted
             and reply["content"].get("status") == "error"
             and reply["content"].get("ename") == "SystemExit"
         )
@@ -778,9 +815,11 @@ class Runner:
             run.held.clear()
             if run.started is not None and not run.complete and statement.kind == "code":
                 self.execution.running = run
-            if statement.kind == "markdown" or statement.kind == "syntax-error":
-                if self._stopping is not None:
+            if run.kept is not None or statement.kind in ("markdown", "syntax-error"):
+                if self._stopped_before(statement.index):
                     self._not_run.append(statement.index)
+                elif run.kept is not None:
+                    self._emit_kept_result(run, run.kept)
                 else:
                     self._emit_local_result(run)
             elif run.complete:
@@ -790,6 +829,24 @@ class Runner:
             else:
                 return
             self._active += 1
+
+    def _stopped_before(self, index: int) -> bool:
+        """Whether the run stopped before statement ``index`` (which the kernel never sees).
+
+        A failing statement's reply can come before the result of the one ahead of it: what
+        lies between the two is shown, as a run statement by statement shows it.
+        """
+        if self._stopping is None:
+            return False
+        return self._stopped_at is None or self._stopped_at < index
+
+    def _emit_kept_result(self, run: StatementRun, kept: dict[str, Any]) -> None:
+        """Send a kept statement's last result again, at its new place, marked ``cached``."""
+        output = list(kept["output"])
+        payload = {**kept, "type": "result", "output": output}
+        self._statement_event(run, payload)
+        self.execution.results[run.statement.index] = {**payload, "output": list(output)}
+        self.execution.retained_bytes += output_size(output)
 
     def _emit_local_result(self, run: StatementRun) -> None:
         statement = run.statement
@@ -809,7 +866,9 @@ class Runner:
         details = statement.error
         output = [error_item(details.ename, details.evalue, details.traceback)]
         self._result(run, output, "error", None)
-        self._stopping = "error"
+        if self._stopping is None:
+            self._stopping = "error"
+            self._stopped_at = statement.index
 
     def _emit_kernel_result(self, run: StatementRun) -> None:
         assert run.reply is not None

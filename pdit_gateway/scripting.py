@@ -15,6 +15,7 @@ __all__ = [
     "script_path",
     "setup_code",
     "statement_metadata",
+    "unbind_code",
 ]
 
 
@@ -53,6 +54,15 @@ def begin_code(
     name = kernel_setup.MODULE_NAME
     begin = f"__import__({name!r}).begin({path!r}, {text!r}, {fresh!r}, {tables!r})"
     return setup_code() + begin if setup else begin
+
+
+def unbind_code(names: frozenset[str]) -> str:
+    """Return the silent code that deletes ``names`` from the namespace (where bound).
+
+    A comprehension: its loop variable is its own, so the code binds no name of the user's.
+    """
+    listed = ", ".join(repr(name) for name in sorted(names))
+    return f"[get_ipython().user_ns.pop(_pdit_name, None) for _pdit_name in ({listed},)]"
 
 
 def statement_metadata(line_start: int) -> dict[str, Any]:

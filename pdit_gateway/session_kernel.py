@@ -128,6 +128,9 @@ class SessionKernel(LoggingConfigurable):
         self.kernel_name = kernel_name
         self.path = path
         self.kernel_id: str | None = None
+        #: How many kernel processes the session has connected to (a restart, a new kernel or a
+        #: remote gateway's restart counts one): a namespace lives within one generation.
+        self.generation = 0
         #: ``starting``, ``idle``, ``busy``, ``restarting`` or ``dead``
         self.state = "starting"
         #: whether the kernel is connected and not known to be dead
@@ -211,6 +214,7 @@ class SessionKernel(LoggingConfigurable):
         if self._bound:  # a pooled kernel follows its gateway once a session holds it
             connection.on_lifecycle = self._on_lifecycle
         self._connection = connection
+        self.generation += 1
         self.ok = True
         if self._died.done():
             self._died = asyncio.get_running_loop().create_future()
@@ -236,6 +240,7 @@ class SessionKernel(LoggingConfigurable):
         """Wait until the remotely restarted kernel answers on shell and iopub, then go on."""
         async with self._restart_lock:
             connection = self._connection
+            self.generation += 1
             try:
                 if connection is not None:
                     await connection.probe(self.kernel_ready_timeout)
@@ -398,6 +403,14 @@ class SessionKernel(LoggingConfigurable):
     def restarting(self) -> bool:
         """Return whether a restart is in progress."""
         return self._restart_lock.locked()
+
+    def namespace_token(self) -> tuple[str | None, int, int | None]:
+        """Return what identifies the kernel process a namespace lives in: the kernel id, the
+        :attr:`generation` and the process id (a restart through ``/api/kernels`` changes only
+        the last; None where it is unknown, on a remote kernel)."""
+        connection = self._connection
+        pid = connection.pid() if connection is not None and connection.pid is not None else None
+        return (self.kernel_id, self.generation, pid)
 
     def declare_dead(self) -> None:
         """Resolve :attr:`died` (a runner on this kernel ends its execution as ``kernel-died``)."""

@@ -33,6 +33,7 @@ from .errors import (
 from .eventlog import EventLog, LogBudget
 from .pool import KernelPool
 from .protocol import PROTOCOL_VERSION, ExecuteRequest, valid_session_id
+from .reruns import Reruns
 from .runner import Execution, ExecutionPolicy, Runner, output_size
 from .scripting import script_path
 from .session_kernel import SessionKernel
@@ -153,6 +154,8 @@ class Session:
                 self.executions[restored_execution.execution_id] = restored_execution
         self.queue: deque[Execution] = deque()
         self.runner: Runner | None = None
+        #: each script's last run, for incremental (``changed``) runs
+        self.reruns = Reruns()
         self.created_at = utcnow()
         self.last_activity = self.created_at
         #: seconds idle before culling, for this session (None: the server's session_idle_timeout)
@@ -403,7 +406,7 @@ class Session:
             request,
             statements,
             script_path=(request.script_file or script_path(request.script_name, self.root_dir))
-            if request.mode == "statements"
+            if request.scripted
             else None,
         )
         self.executions[execution_id] = execution
@@ -531,6 +534,7 @@ class Session:
                 await kernel.restart("reset")
             if not kernel.ok and kernel.restart_dead_kernels:
                 await kernel.restart("dead")
+            self.reruns.begin(execution, kernel.namespace_token())
             runner = Runner(execution, kernel, self, self.policy, self.log)
             self.runner = runner
             self._persist(execution)
@@ -541,6 +545,7 @@ class Session:
             try:
                 await runner.run()
             finally:
+                self.reruns.end(execution)
                 self.runner = None
                 self.last_activity = utcnow()
                 if kernel.ok and kernel.state == "busy":

@@ -74,3 +74,26 @@ def test_bench_runs_end_to_end(tmp_path: Path) -> None:
     assert "A hand-written note." in again
     assert again.count(report.BEGIN) == 1
     assert again.count("## Targets") == 1
+
+
+def test_the_incremental_bench_runs_end_to_end(tmp_path: Path) -> None:
+    results = tmp_path / "incremental.json"
+    argv = [
+        sys.executable,
+        str(RUN.parent / "incremental.py"),
+        "--rounds=1",
+        "--no-pdit",
+        "--no-plot",
+        "--json",
+        str(results),
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=SMOKE_TIMEOUT, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    data = json.loads(results.read_text())
+    assert {k: len(v) for k, v in data["times"].items()} == {
+        "changed": 1,
+        "full": 1,
+        "pdit": 0,
+        "function": 1,
+    }
+    assert '| gateway, `mode: "changed"` (incremental rerun) |' in done.stdout

@@ -448,3 +448,70 @@ async def test_only_statements_with_output_get_a_header(tmp_path):
     done = await run_cli(str(script))
     assert done.returncode == 0, done.stderr
     assert done.stdout == "── line 3 ──\n3\n── line 5 ──\n6\n"
+
+
+# -- --watch ---------------------------------------------------------------------------------------
+
+
+async def _read_until(process, seen: list[str], text: str, wait: float) -> bool:
+    """Read merged output lines until one contains ``text``; False after ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            raw = await asyncio.wait_for(process.stdout.readline(), left)
+        except asyncio.TimeoutError:
+            return False
+        if not raw:
+            raise AssertionError("the CLI ended:\n" + "".join(seen))
+        seen.append(raw.decode("utf-8"))
+        if text in seen[-1]:
+            return True
+
+
+async def test_watch_reruns_only_the_changed_statements_on_save(tmp_path):
+    script = tmp_path / "watched.py"
+    source = (
+        "import pathlib\n"
+        "pathlib.Path('loads.txt').open('a').write('load\\n')\n"
+        "total = sum([1, 2, 3])\n"
+        "print('total', total)\n"
+    )
+    script.write_text(source)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pdit_gateway", "run", "--watch", str(script),
+        stdin=subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, cwd=tmp_path, env=_env(),
+    )  # fmt: skip
+    seen: list[str] = []
+    try:
+        assert await _read_until(process, seen, "watching", CLI_WAIT), "".join(seen)
+        assert "total 6\n" in seen
+        first = len(seen)
+        # the watcher may start a moment after its note: save again until the rerun shows
+        for _ in range(10):
+            script.write_text(source.replace("print('total', total)", "print('sum', total)"))
+            if await _read_until(process, seen, "sum 6", 3.0):
+                break
+        else:
+            raise AssertionError("no rerun after the edit:\n" + "".join(seen))
+        assert await _read_until(process, seen, "watching", CLI_WAIT), "".join(seen)
+        rerun = "".join(seen[first:])
+        in_order(rerun, "changed: running what changed", "── line 4 ──", "sum 6", "ok: 1 statement")
+        assert "3 statements kept their result" in rerun
+        assert "line 2" not in rerun and "total 6" not in rerun
+        assert (tmp_path / "loads.txt").read_text() == "load\n"  # the loader ran once
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), CLI_WAIT) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_watch_takes_no_line_range():
+    done = await run_cli(str(DEMO), "--watch", "--lines", "1:2")
+    assert done.returncode == 2
+    assert "--watch reruns a whole script" in done.stderr

@@ -23,6 +23,7 @@ import contextlib
 import io
 import re
 import shutil
+import sys
 import traceback
 import warnings
 from dataclasses import dataclass, field
@@ -116,15 +117,15 @@ def execute(statement: Statement, namespace: dict[str, Any], workdir: Path) -> t
     tail = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     out = io.StringIO()
     try:
-        # A script's warnings (a library's deprecations) are shown by a kernel, not raised:
-        # without this, pytest's filterwarnings=error would make the same script fail or
-        # not by the library's version.
+        # warnings are printed, as python prints them, not raised (pytest's filterwarnings)
         with (
+            warnings.catch_warnings(),
             contextlib.chdir(workdir),
             contextlib.redirect_stdout(out),
-            warnings.catch_warnings(),
+            contextlib.redirect_stderr(io.StringIO()),
         ):
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("default")
+            warnings.showwarning = _print_warning
             exec(compile(tree, filename, "exec"), namespace)
             if tail is not None:
                 value = eval(compile(ast.Expression(tail.value), filename, "eval"), namespace)
@@ -137,6 +138,17 @@ def execute(statement: Statement, namespace: dict[str, Any], workdir: Path) -> t
         ]
         return "error", f"{out.getvalue()}{type(err).__name__}: {err} (lines {frames})"
     return "ok", out.getvalue()
+
+
+def _print_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def plain(value: Any) -> bool:
