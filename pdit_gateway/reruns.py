@@ -197,6 +197,11 @@ class Reruns:
         )
         self.scripts[self.key(execution)] = ScriptRun(record, results, kernel, modules)
 
+    def forget(self) -> None:
+        """Forget every record: the next incremental run of each script runs everything."""
+        self.scripts.clear()
+        self._pending.clear()
+
     def _touch(self, names: frozenset[str] | None, except_key: str | None) -> None:
         for key, run in list(self.scripts.items()):
             if key == except_key or run.touched is None:

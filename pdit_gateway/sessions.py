@@ -534,7 +534,17 @@ class Session:
                 await kernel.restart("reset")
             if not kernel.ok and kernel.restart_dead_kernels:
                 await kernel.restart("dead")
-            self.reruns.begin(execution, kernel.namespace_token())
+            try:
+                self.reruns.begin(execution, kernel.namespace_token())
+            except Exception:
+                # the plan is an optimisation: without one every statement runs
+                self.log.exception(
+                    "pdit session %s: planning execution %s failed; running every statement",
+                    self.session_id,
+                    execution.execution_id,
+                )
+                execution.plan, execution.kept, execution.unbind = None, {}, frozenset()
+                self.reruns.forget()  # what the run changes is unknown: the next runs all
             runner = Runner(execution, kernel, self, self.policy, self.log)
             self.runner = runner
             self._persist(execution)
