@@ -206,3 +206,20 @@ class FakeKernel:
         listener = self._listeners.get(request.msg_id)
         if listener is not None:
             listener(channel, message)
+
+
+class ListSink:
+    """The runner's event sink, keeping every event in a list."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, payload: dict[str, Any]) -> dict[str, Any]:
+        self.events.append(payload)
+        return payload
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [event for event in self.events if event["type"] == kind]
+
+    def results(self) -> dict[int, dict[str, Any]]:
+        return {event["index"]: event for event in self.of("result")}

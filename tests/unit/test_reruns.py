@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fake_kernel import FakeKernel, fails, ok
+from fake_kernel import FakeKernel, ListSink, fails, ok
 from kernel_messages import stream
 
 from pdit_gateway.protocol import ExecuteRequest
@@ -20,18 +20,6 @@ from pdit_gateway.splitter import cell_statement, split_script
 LOG = logging.getLogger("test-reruns")
 BOUND = 10.0
 TOKEN = ("k1", 1, 100)
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def emit(self, payload: dict[str, Any]) -> dict[str, Any]:
-        self.events.append(payload)
-        return payload
-
-    def results(self) -> list[dict[str, Any]]:
-        return [event for event in self.events if event["type"] == "result"]
 
 
 _ids = iter(range(1_000_000))
@@ -184,7 +172,7 @@ async def test_kept_statements_are_sent_again_at_their_place_and_never_run():
         status, sink = await run_with(kernel, run, pipeline_depth=depth)
         assert status == "ok"
         assert kernel.codes() == ["b = 3", "print(b)"]
-        results = sink.results()
+        results = sink.of("result")
         assert [(r["index"], r["lineStart"], r.get("cached", False)) for r in results] == [
             (0, 2, True), (1, 3, False), (2, 4, True), (3, 5, False),
         ]  # fmt: skip
@@ -202,7 +190,7 @@ async def test_after_a_failure_kept_statements_are_cancelled():
     status, sink = await run_with(kernel, run)
     assert status == "error"
     assert kernel.codes() == ["b = 3"]
-    assert [r["index"] for r in sink.results()] == [0, 1]
+    assert [r["index"] for r in sink.of("result")] == [0, 1]
     (cancelled,) = [e for e in sink.events if e["type"] == "cancelled"]
     assert [x["index"] for x in cancelled["expressions"]] == [2, 3]
 
@@ -213,7 +201,7 @@ async def test_everything_kept_sends_nothing_to_the_kernel():
     run.kept = {0: kept_result(""), 1: kept_result("1\n")}
     status, sink = await run_with(kernel, run)
     assert status == "ok" and kernel.codes() == []
-    assert [r["cached"] for r in sink.results()] == [True, True]
+    assert [r["cached"] for r in sink.of("result")] == [True, True]
 
 
 async def test_names_to_unbind_are_deleted_before_the_first_statement():

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from fake_kernel import Behaviour, FakeKernel, fails, ok, result
+from fake_kernel import Behaviour, FakeKernel, ListSink, fails, ok, result
 from kernel_messages import msg, stream
 
 from pdit_gateway.protocol import ExecuteRequest
@@ -17,23 +17,6 @@ LOG = logging.getLogger("test-runner")
 
 #: Every wait of these tests is bounded by this many seconds.
 BOUND = 10.0
-
-
-class ListSink:
-    """The runner's event sink, keeping every event in a list."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def emit(self, payload: dict[str, Any]) -> dict[str, Any]:
-        self.events.append(payload)
-        return payload
-
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [event for event in self.events if event["type"] == kind]
-
-    def results(self) -> dict[int, dict[str, Any]]:
-        return {event["index"]: event for event in self.of("result")}
 
 
 def make_runner(
