@@ -34,6 +34,12 @@ class Channel:
     The stream of session events starts with the client's first frame: a first
     ``resume`` starts it after the given ``lastSeq`` (replay, or ``resync``); any other
     first frame starts it after the ``lastSeq`` the ``welcome`` announced.
+
+    Frames that act on the session's executions and kernel are acted on in the order
+    received: one that follows ``interrupt``, ``reset`` or ``change-kernel`` waits until
+    that is done, so an ``execute`` sent right after a ``reset`` runs on the restarted
+    kernel instead of being cancelled by it. ``ping``, ``complete`` and ``inspect`` are
+    answered at once.
     """
 
     def __init__(
@@ -53,6 +59,8 @@ class Channel:
         self.welcome_seq = session.event_log.last_seq
         self.client: Client = session.attach(transport)
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: the last ordered action still under way; later ordered frames wait for it
+        self._pending: asyncio.Task[Any] | None = None
         if jupyter_sessions is not None:
             jupyter_sessions.follow(session)
 
@@ -68,8 +76,27 @@ class Channel:
             self._start_stream(request.last_seq, force=True)
             return
         self._start_stream(self.welcome_seq)
+        ordered = not isinstance(request, (PingRequest, IntrospectRequest))
+        if ordered and self._pending is not None and not self._pending.done():
+            self._pending = spawn(
+                self._tasks, self._after(self._pending, request), "pdit-ordered-frame"
+            )
+            return
+        under_way = self._act(request)
+        if ordered and under_way is not None:
+            self._pending = under_way
+
+    async def _after(self, previous: asyncio.Task[Any], request: Any) -> None:
+        """Act on ``request`` once ``previous`` is done, and end when its own action has."""
+        await asyncio.wait([previous])
+        under_way = self._act(request)
+        if under_way is not None:
+            await asyncio.wait([under_way])
+
+    def _act(self, request: Any) -> asyncio.Task[Any] | None:
+        """Dispatch one request, answering a failure; return the task that carries it on."""
         try:
-            self._dispatch(request)
+            return self._dispatch(request)
         except GatewayError as err:
             self.client.reply(err.to_event())
         except Exception:
@@ -77,12 +104,15 @@ class Channel:
             self.client.reply(
                 {"type": "error", "code": "internal-error", "message": "the request failed"}
             )
+        return None
 
     def _start_stream(self, after_seq: int, *, force: bool = False) -> None:
         if force or not self.client.streaming:
             self.client.start_stream(after_seq)
 
-    def _dispatch(self, request: Any) -> None:
+    def _dispatch(self, request: Any) -> asyncio.Task[Any] | None:
+        """Act on one request; an action that goes on (interrupt, reset, change-kernel, an
+        introspection) is a task, returned."""
         session = self.session
         if isinstance(request, ExecuteRequest):
             try:
@@ -92,9 +122,9 @@ class Channel:
         elif isinstance(request, CancelRequest):
             session.cancel(request.execution_id)
         elif isinstance(request, InterruptRequest):
-            spawn(self._tasks, self._guard(session.interrupt_current()), "pdit-interrupt")
+            return spawn(self._tasks, self._guard(session.interrupt_current()), "pdit-interrupt")
         elif isinstance(request, ResetRequest):
-            spawn(self._tasks, self._guard(session.reset()), "pdit-reset")
+            return spawn(self._tasks, self._guard(session.reset()), "pdit-reset")
         elif isinstance(request, GetStateRequest):
             if request.execution_id is None:
                 self.client.reply({"type": "state", "session": session.snapshot()})
@@ -106,12 +136,13 @@ class Channel:
         elif isinstance(request, InputReplyRequest):
             session.answer_input(request.value, request.execution_id)
         elif isinstance(request, IntrospectRequest):
-            spawn(self._tasks, self._introspect(request), f"pdit-{request.kind}")
+            return spawn(self._tasks, self._introspect(request), f"pdit-{request.kind}")
         elif isinstance(request, ChangeKernelRequest):
             if self.jupyter_sessions is None:
                 raise GatewayError("changing the kernel is not available here")
             change = self.jupyter_sessions.change_kernel(session, request.kernel_name)
-            spawn(self._tasks, self._guard(change), "pdit-change-kernel")
+            return spawn(self._tasks, self._guard(change), "pdit-change-kernel")
+        return None
 
     async def _introspect(self, request: IntrospectRequest) -> None:
         """Answer ``complete``/``inspect``; an error carries the request's ``id``."""

@@ -14,6 +14,7 @@ import {
 } from '@jupyterlab/apputils';
 import { IEditorServices } from '@jupyterlab/codeeditor';
 import { ICompletionProviderManager } from '@jupyterlab/completer';
+import { IInspector } from '@jupyterlab/inspector';
 import { IMainMenu } from '@jupyterlab/mainmenu';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { DocumentWidget } from '@jupyterlab/docregistry';
@@ -36,11 +37,11 @@ import {
   pickKernelSpec,
   PditCompletionProvider,
   runCells,
-  sessionContextFor,
   showTooltip,
-  shutDown,
-  trackSessionContext
+  shutDown
 } from './lab';
+import { addInspection } from './inspector';
+import { PditKernelLink } from './sessioncontext';
 import {
   PditDocumentWidget,
   PditStatus,
@@ -76,7 +77,6 @@ export namespace CommandIDs {
   export const tooltip = 'pdit:tooltip';
   export const invokeCompleter = 'pdit:invoke-completer';
   export const selectCompleter = 'pdit:select-completer';
-  export const contextualHelp = 'pdit:contextual-help';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -90,7 +90,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     IMainMenu,
     ICompletionProviderManager,
-    IKernelStatusModel
+    IKernelStatusModel,
+    IInspector
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -101,7 +102,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     mainMenu: IMainMenu | null,
     completion: ICompletionProviderManager | null,
-    kernelStatus: IKernelStatusModel | null
+    kernelStatus: IKernelStatusModel | null,
+    inspector: IInspector | null
   ) => {
     const { commands, shell } = app;
     const tracker = new WidgetTracker<PditDocumentWidget>({
@@ -142,11 +144,39 @@ const plugin: JupyterFrontEndPlugin<void> = {
       populateToolbar
     });
     app.docRegistry.addWidgetFactory(factory);
+    // the kernel status bar item follows the session context of the current pdit view
+    const kernelLinks = new WeakMap<PditDocumentWidget, PditKernelLink>();
+    if (kernelStatus) {
+      kernelStatus.addSessionProvider(widget =>
+        widget instanceof PditDocumentWidget
+          ? (kernelLinks.get(widget)?.sessionContext ?? null)
+          : null
+      );
+    }
+    // Contextual Help (Help menu, Ctrl+I) is JupyterLab's inspector on the view's editor
+    const inspect = inspector
+      ? addInspection(
+          app,
+          inspector,
+          rendermime,
+          (widget): widget is PditDocumentWidget => tracker.has(widget)
+        )
+      : null;
     factory.widgetCreated.connect((_, widget) => {
       // a code runner: JupyterLab's editor leaves Ctrl+Enter (and Shift+Enter) to the commands
       widget.node.setAttribute('data-jp-code-runner', 'true');
       widget.context.pathChanged.connect(() => void tracker.save(widget));
+      // before the widget is current: the status item asks when it becomes current
+      kernelLinks.set(
+        widget,
+        new PditKernelLink(
+          app.serviceManager.sessions,
+          app.serviceManager.kernelspecs,
+          widget
+        )
+      );
       void tracker.add(widget);
+      inspect?.(widget);
     });
 
     if (restorer) {
@@ -182,7 +212,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         }
       });
       commands.addCommand(CommandIDs.restartAndRunAll, {
-        label: 'Restart Kernel (pdit)',
+        label: 'Restart Kernel and Run All (pdit)',
         isEnabled,
         execute: async () => {
           const widget = currentWidget();
@@ -259,17 +289,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
           }
         }
       });
-      commands.addCommand(CommandIDs.contextualHelp, {
-        label: 'Show Contextual Help (pdit)',
-        isEnabled,
-        execute: async () => {
-          const widget = currentWidget();
-          if (!widget) {
-            return;
-          }
-          await showContextualHelp(widget);
-        }
-      });
       if (completion) {
         completion.registerProvider(new PditCompletionProvider());
         const attach = () => {
@@ -309,47 +328,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
           }
         });
       }
-    };
-
-    /** Contextual Help: the inspection of the name at the cursor, in a panel beside. */
-    let help: Widget | null = null;
-    const showContextualHelp = async (widget: PditDocumentWidget) => {
-      const view = widget.content;
-      const editor = view.editor;
-      const code = editor.model.sharedModel.getSource();
-      const offset = editor.getOffsetAt(editor.getCursorPosition());
-      let reply;
-      try {
-        reply = await view.client.inspect(
-          code,
-          [...code.slice(0, offset)].length,
-          1
-        );
-      } catch (err) {
-        console.warn('pdit: no help:', (err as Error).message);
-        return;
-      }
-      if (help === null || help.isDisposed) {
-        help = new Widget();
-        help.id = 'pdit-contextual-help';
-        help.title.label = 'Contextual Help';
-        help.title.closable = true;
-        help.addClass('jp-pdit-help');
-        shell.add(help, 'main', { mode: 'split-right' });
-      }
-      help.node.textContent = '';
-      if (reply.found) {
-        const model = rendermime.createModel({ data: reply.data as any });
-        const renderer = rendermime.createRenderer(
-          rendermime.preferredMimeType(model.data) ?? 'text/plain'
-        );
-        await renderer.renderModel(model);
-        help.node.appendChild(renderer.node);
-      } else {
-        help.node.textContent = 'No documentation for the name at the cursor.';
-      }
-      shell.activateById(help.id);
-      view.editor.focus();
     };
 
     /** The pdit view of the main area's current widget, if it is one. */
@@ -451,10 +429,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const runners = mainMenu.runMenu.codeRunners;
       runners.run.add({ id: CommandIDs.runCurrent, isEnabled: isPdit });
       runners.runAll.add({ id: CommandIDs.runAll, isEnabled: isPdit });
-      runners.restart.add({
-        id: CommandIDs.restartAndRunAll,
-        isEnabled: isPdit
-      });
+      // JupyterLab's "Restart Kernel and Run All" runs `restart`, then `runAll`, and
+      // "Restart Kernel and Clear" runs `restartKernel`, then `clearWidget`, as for a notebook
+      runners.restart.add({ id: CommandIDs.restartKernel, isEnabled: isPdit });
       const users = mainMenu.kernelMenu.kernelUsers;
       users.interruptKernel.add({
         id: CommandIDs.interrupt,
@@ -465,7 +442,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         isEnabled: isPdit
       });
       users.clearWidget.add({
-        id: OutputCommandIDs.restartClear,
+        id: OutputCommandIDs.clearOutputs,
         isEnabled: isPdit
       });
       users.changeKernel.add({
@@ -486,17 +463,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
           { command: CommandIDs.exportIpynb }
         ],
         20
-      );
-    }
-
-    if (kernelStatus) {
-      kernelStatus.addSessionProvider(widget =>
-        widget !== null && tracker.has(widget)
-          ? sessionContextFor(app, widget as PditDocumentWidget)
-          : null
-      );
-      tracker.widgetAdded.connect((_, widget) =>
-        trackSessionContext(app, widget, () => undefined)
       );
     }
 

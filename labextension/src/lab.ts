@@ -4,12 +4,7 @@
  * Change Kernel, export of the last run and `# %%` cells.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import {
-  Dialog,
-  SessionContext,
-  showDialog,
-  WidgetTracker
-} from '@jupyterlab/apputils';
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import {
   CompletionHandler,
   ICompletionContext,
@@ -267,52 +262,4 @@ export function nextStatementLine(
     next++;
   }
   return Math.min(next, Math.max(lines.length - 1, 0));
-}
-
-export type PditTracker = WidgetTracker<PditDocumentWidget>;
-
-const sessionContexts = new WeakMap<PditDocumentWidget, SessionContext>();
-
-/**
- * The JupyterLab session context of a pdit document: it connects to the jupyter_server
- * session the gateway registers for the document (once the kernel is up), so the kernel
- * status bar item shows the kernel. It never starts or shuts down a kernel itself.
- */
-export function sessionContextFor(
-  app: JupyterFrontEnd,
-  widget: PditDocumentWidget
-): SessionContext | null {
-  return sessionContexts.get(widget) ?? null;
-}
-
-export function trackSessionContext(
-  app: JupyterFrontEnd,
-  widget: PditDocumentWidget,
-  changed: () => void
-): void {
-  const context = new SessionContext({
-    sessionManager: app.serviceManager.sessions,
-    specsManager: app.serviceManager.kernelspecs,
-    path: widget.context.path,
-    name: widget.context.path.split('/').pop(),
-    type: 'file',
-    kernelPreference: {
-      shouldStart: false,
-      canStart: false,
-      autoStartDefault: false
-    }
-  });
-  sessionContexts.set(widget, context);
-  let initialized = false;
-  const onStatus = () => {
-    if (!initialized && widget.content.kernelState === 'idle') {
-      initialized = true;
-      void context
-        .initialize()
-        .then(changed, err => console.warn('pdit: no session context:', err));
-    }
-  };
-  widget.content.statusChanged.connect(onStatus);
-  onStatus();
-  widget.disposed.connect(() => context.dispose());
 }

@@ -28,6 +28,46 @@ def wait_idle(page: Any) -> None:
     page.locator('.jp-pdit-toolbar-status:visible[data-pdit-kernel-state="idle"]').wait_for()
 
 
+def outputs_html(page: Any) -> str:
+    """The output column of the visible view, for a failure's message."""
+    return str(
+        page.evaluate(
+            "() => document.querySelector('.jp-pdit-View:not(.lm-mod-hidden) .jp-pdit-outputs')"
+            "?.outerHTML ?? 'no output column'"
+        )
+    )
+
+
+def wait_statement(page: Any, line: int, state: str, timeout: float = 30_000) -> None:
+    """Wait for the statement at ``line`` to reach ``state``; on a timeout show the DOM."""
+    selector = f'.jp-pdit-statement[data-pdit-line-start="{line}"][data-pdit-state="{state}"]'
+    try:
+        page.locator(selector).first.wait_for(timeout=timeout)
+    except Exception as err:
+        shot(page, f"timeout-line{line}-{state}")
+        raise AssertionError(f"no {selector}: {err}\n{outputs_html(page)}") from None
+
+
+def kernel_status_item(page: Any) -> Any:
+    """JupyterLab's kernel status bar item ("<kernel name> | <state>")."""
+    return page.locator("#jp-main-statusbar .jp-StatusBar-TextItem", has_text=" | ")
+
+
+def record_kernel_states(page: Any) -> None:
+    """Collect the view's ``kernel-status`` events in ``window.pditKernelStates``."""
+    page.evaluate(
+        """() => {
+            const states = (window.pditKernelStates = []);
+            const events = window.jupyterapp.shell.currentWidget.content.client.subscribe();
+            (async () => {
+                for await (const event of events) {
+                    if (event.type === 'kernel-status') states.push(event.state);
+                }
+            })();
+        }"""
+    )
+
+
 def enabled(page: Any, command: str) -> bool:
     return bool(page.evaluate("id => window.jupyterapp.commands.isEnabled(id)", command))
 
@@ -125,24 +165,36 @@ def test_run_and_kernel_menus_and_keys_act_on_the_view(lab: Lab, context: Any) -
     lab.write("menus.py", "import time\ntime.sleep(60)\n")
     page.evaluate("() => window.jupyterapp.shell.currentWidget.context.revert()")
     run_command(page, "runmenu:run-all")
-    # (earlier runs' outputs may also sit at line 2: pick the running one)
-    running = '.jp-pdit-statement[data-pdit-line-start="2"][data-pdit-state="running"]'
-    page.locator(running).wait_for()
+    wait_statement(page, 2, "running")
     shot(page, "interrupt-running")
     run_command(page, "kernelmenu:interrupt")
-    page.locator('.jp-pdit-statement[data-pdit-line-start="2"][data-pdit-state="error"]').wait_for()
-    # Restart Kernel and Run All, confirmed
+    wait_statement(page, 2, "error")
+    # Restart Kernel and Run All, confirmed: one restart, then one run (JupyterLab's command
+    # runs the Run menu's `restart` and then its `runAll`), not cancelled by the restart
+    record_kernel_states(page)
     page.evaluate("() => { window.jupyterapp.commands.execute('runmenu:restart-and-run-all'); }")
     page.locator(".jp-Dialog button", has_text="Restart").click()
-    page.locator(running).wait_for()
+    wait_statement(page, 2, "running")
+    active = page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.content.model.activeExecutions.length"
+    )
+    assert active == 1, f"{active} executions: Run All ran more than once"
+    assert "restarting" in page.evaluate("() => window.pditKernelStates")
     run_command(page, "kernelmenu:interrupt")
-    # Change Kernel: the kernel specs JupyterLab knows
+    wait_statement(page, 2, "error")
+    wait_idle(page)
+    # Change Kernel: the kernel specs JupyterLab knows; the session restarts on the choice
+    record_kernel_states(page)
     page.evaluate("() => { window.jupyterapp.commands.execute('kernelmenu:change'); }")
     dialog.wait_for()
     options = dialog.locator("select.jp-pdit-kernel-select option").all_inner_texts()
     assert any("Python 3" in option for option in options), options
     shot(page, "change-kernel")
     dialog.locator("button", has_text="Select").click()
+    page.wait_for_function(
+        "() => window.pditKernelStates.includes('restarting')"
+        " && window.pditKernelStates.at(-1) === 'idle'"
+    )
     wait_idle(page)
     # Shut Down ends the session's kernel
     before = page.evaluate(
@@ -159,6 +211,56 @@ def test_run_and_kernel_menus_and_keys_act_on_the_view(lab: Lab, context: Any) -
             ".then(s => s.kernel.id).catch(() => null)"
         )
     assert after != before
+    # the status bar item follows the new kernel: Busy while a statement runs on it
+    wait_idle(page)
+    lab.write("menus.py", "import time\ntime.sleep(2)\n")
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.context.revert()")
+    run_command(page, "runmenu:run-all")
+    kernel_status_item(page).filter(has_text="Busy").wait_for()
+    kernel_status_item(page).filter(has_text="Idle").wait_for()
+
+
+def test_the_kernel_status_item_shows_the_views_kernel(lab: Lab, context: Any) -> None:
+    lab.write("status.py", "import time\ntime.sleep(2)\nx = 1\n")
+    page = context.new_page()
+    open_pdit(page, lab, "status.py")
+    wait_idle(page)
+    item = kernel_status_item(page)
+    item.filter(has_text="Idle").wait_for()
+    assert "Python 3" in item.inner_text(), item.inner_text()
+    shot(page, "kernel-status-idle")
+    page.locator(".jp-pdit-View:visible .cm-content").click()
+    run_command(page, "runmenu:run-all")
+    item.filter(has_text="Busy").wait_for()
+    shot(page, "kernel-status-busy")
+    wait_statement(page, 3, "done")
+    item.filter(has_text="Idle").wait_for()
+    assert "Python 3" in item.inner_text(), item.inner_text()
+
+
+def test_contextual_help_is_jupyterlabs_inspector_on_the_kernel(lab: Lab, context: Any) -> None:
+    lab.write("help.py", "print('hello')\n")
+    page = context.new_page()
+    open_pdit(page, lab, "help.py")
+    wait_idle(page)
+    page.locator(".jp-pdit-View:visible .cm-content").click()
+    # Help → Show Contextual Help, as a user opens it
+    page.locator(".lm-MenuBar-itemLabel", has_text="Help").click()
+    page.locator('.lm-Menu-item[data-command="inspector:toggle"]').click()
+    panel = page.locator(".jp-Inspector")
+    panel.wait_for()
+    # the cursor on `print`, in the view
+    page.locator(".jp-pdit-View:visible .cm-content").click()
+    page.keyboard.press("Control+Home")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    panel.locator(".jp-Inspector-content", has_text="Prints the values").wait_for()
+    shot(page, "contextual-help-print")
+    assert page.locator(".jp-pdit-help").count() == 0  # no panel of pdit's own
+    # another name at the cursor: the panel follows it
+    page.keyboard.press("End")
+    page.keyboard.type("\nlen")
+    panel.locator(".jp-Inspector-content", has_text="Return the number of items").wait_for()
 
 
 def test_running_panel_names_the_document_and_export_downloads(lab: Lab, context: Any) -> None:

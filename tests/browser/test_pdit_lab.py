@@ -143,6 +143,7 @@ def test_cancel_and_restart_shortcuts(lab: Lab, context: Any) -> None:
     page.keyboard.press("Control+Alt+x")  # pdit:cancel: the running execution stops
     loop.locator("text=KeyboardInterrupt").first.wait_for()
     page.keyboard.press("Control+Alt+r")  # pdit:restart-kernel: the namespace is cleared
+    page.locator(".jp-Dialog button", has_text="Restart").click()  # it asks first
     status = '.jp-pdit-toolbar-status:visible[data-pdit-kernel-state="{}"]'
     page.locator(status.format("restarting")).wait_for()  # a restart takes a second or two
     page.locator(status.format("idle")).wait_for()

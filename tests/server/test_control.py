@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -15,6 +16,26 @@ LOOP_IGNORING_SIGINT = (
     "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
     "    time.sleep(0.01)\n"
 )
+
+
+async def send_together(channel, *frames):
+    """Send frames in one socket write, so the server reads them at once (as a browser's are)."""
+    stream = channel.connection.protocol.stream
+    chunks = []
+    written = asyncio.get_running_loop().create_future()
+    written.set_result(None)
+
+    def collect(data):
+        chunks.append(data)
+        return written
+
+    stream.write = collect  # the instance attribute hides IOStream.write for a moment
+    try:
+        for frame in frames:
+            await channel.connection.write_message(json.dumps(frame))
+    finally:
+        del stream.write
+    await stream.write(b"".join(chunks))
 
 
 def completes(events):
@@ -149,6 +170,34 @@ async def test_interrupt_and_reset(pdit_channel):
     assert reasons == {"slow": "reset", "behind": "reset"}
     cleared = await channel.run("'name' in dir()")
     assert texts(results(cleared)[0]) == "False"
+
+
+@pytest.mark.parametrize("running", [False, True], ids=["idle", "running"])
+async def test_an_execute_right_after_a_reset_runs_on_the_restarted_kernel(pdit_channel, running):
+    # Restart and Run All sends reset then execute at once: the execute is not cancelled
+    channel = await pdit_channel()
+    await channel.welcome()
+    await channel.run("name = 'here'")
+    if running:
+        await channel.send(type="execute", executionId="slow", script="import time\ntime.sleep(60)")
+        await channel.until(lambda e: e["type"] == "running" and e.get("executionId") == "slow")
+    await send_together(
+        channel,
+        {"type": "reset"},
+        {"type": "execute", "executionId": "after", "script": "'name' in dir()"},
+    )
+    events = await channel.until(lambda e: e["type"] == "complete" and e["executionId"] == "after")
+    done = {e["executionId"]: e["status"] for e in events if e["type"] == "complete"}
+    assert done["after"] == "ok", events
+    assert done.get("slow", "cancelled") == "cancelled"
+    restarted = [e for e in events if e["type"] == "kernel-status" and e["state"] == "restarting"]
+    assert restarted, "the reset restarted the kernel"
+    assert events.index(restarted[0]) < next(
+        i
+        for i, e in enumerate(events)
+        if e["type"] == "expressions" and e["executionId"] == "after"
+    )
+    assert texts(results([e for e in events if e.get("executionId") == "after"])[0]) == "False"
 
 
 async def test_reset_flag_on_execute_clears_the_namespace(pdit_channel):
