@@ -98,8 +98,12 @@ describe('PditClient against pdit-gateway', () => {
       [5, 'ok'],
       [6, 'error']
     ]);
-    expect(results[1].output).toEqual([{ type: 'text/plain', content: '42' }]);
-    expect(results[2].output).toEqual([{ type: 'stdout', content: 'hello\n' }]);
+    expect(results[1].output).toEqual([
+      { type: 'text/plain', content: '42', outputType: 'execute_result' }
+    ]);
+    expect(results[2].output).toEqual([
+      { type: 'stdout', content: 'hello\n', outputType: 'stream' }
+    ]);
     expect(results[4].output[0].type).toBe('text/html');
     expect(results[5].output[0]).toMatchObject({
       type: 'error',
@@ -222,7 +226,9 @@ describe('PditClient against pdit-gateway', () => {
       }
     }
     const result = seen.find((e): e is ResultEvent => e.type === 'result');
-    expect(result?.output).toEqual([{ type: 'text/plain', content: '42' }]);
+    expect(result?.output).toEqual([
+      { type: 'text/plain', content: '42', outputType: 'execute_result' }
+    ]);
     a.dispose();
     b.dispose();
   });
