@@ -369,6 +369,9 @@ export class PditView extends Panel {
     const events = client.subscribe();
     this._events = events;
     void (async () => {
+      // Outputs are anchored to the document's lines: they wait (in the bounded buffer)
+      // until its text has loaded, or a replay after a reload would anchor to an empty one.
+      await this._context.ready.catch(() => undefined);
       for await (const event of events) {
         this._model.apply(event as ClientEvent);
       }
