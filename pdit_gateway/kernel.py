@@ -25,6 +25,12 @@ Listener = Callable[[str, JSONDict], None]
 """Called with the channel name (``"iopub"`` or ``"shell"``) and the message."""
 
 
+#: Requests with ``stop_on_error`` whose reply has not come that a connection remembers. Fixed:
+#: a run has at most ``pipeline_depth`` of them in the kernel; the rest are requests whose
+#: kernel restarted before answering.
+MAX_UNANSWERED = 1024
+
+
 class KernelConnection:
     """A connection whose incoming messages are dispatched to listeners by parent ``msg_id``.
 
@@ -57,6 +63,14 @@ class KernelConnection:
         self.pid: Callable[[], int | None] | None = None
         #: The process id the set-up was installed in.
         self.setup_pid: int | None = None
+        #: Whether the kernel may abort the next execute requests: the last execute reply was
+        #: the error of a request sent with ``stop_on_error``. ipykernel then aborts what it
+        #: holds, and also what arrives before it has finished aborting: a request sent at
+        #: once after that reply can come back ``aborted`` without having run.
+        self.aborting = False
+        # the requests sent with stop_on_error whose reply has not come (insertion order;
+        # kept when forgotten, since a late reply still tells the kernel's state)
+        self._stoppers: dict[str, None] = {}
 
     async def start(self, ready_timeout: float) -> None:
         """Connect and wait until the kernel answers on shell and iopub."""
@@ -180,15 +194,30 @@ class KernelConnection:
         }
         msg_id = self.send_execute(content, options.get("metadata"))
         self._listeners[msg_id] = listener
+        if content["stop_on_error"] and not content["silent"]:
+            self._stoppers[msg_id] = None
+            if len(self._stoppers) > MAX_UNANSWERED:  # lost with a restarted kernel
+                del self._stoppers[next(iter(self._stoppers))]
         return msg_id
 
     def forget(self, msg_id: str) -> None:
         """Stop routing messages of ``msg_id``."""
         self._listeners.pop(msg_id, None)
 
+    def _note_reply(self, msg_id: str, msg: JSONDict) -> None:
+        """Follow whether the kernel is aborting requests (see :attr:`aborting`)."""
+        status = (msg.get("content") or {}).get("status")
+        stopper = self._stoppers.pop(msg_id, 0) is None
+        if status == "error" and stopper:
+            self.aborting = True
+        elif status != "aborted":
+            self.aborting = False
+
     def dispatch(self, channel: str, msg: JSONDict) -> None:
         """Hand one received message to its listener (messages of no request are dropped)."""
         parent = msg.get("parent_header") or {}
+        if channel == "shell" and (msg.get("header") or {}).get("msg_type") == "execute_reply":
+            self._note_reply(parent.get("msg_id", ""), msg)
         listener = self._listeners.get(parent.get("msg_id", ""))
         if listener is None:
             state = (msg.get("content") or {}).get("execution_state")

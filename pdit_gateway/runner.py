@@ -53,6 +53,13 @@ LATE_INTERRUPT_SHARE = 0.25
 #: waiting forever for a reply the kernel dropped; it is ``iopub_timeout``'s default.
 REPLY_LOST_FALLBACK = 4.0
 
+#: How many times a run's first request is sent again when the kernel aborts it because it
+#: was still aborting after the previous execution's error (see ``KernelChannel.aborting``).
+#: Fixed: ipykernel stops aborting once it has dispatched what it held, so one resend
+#: almost always suffices; the bound only keeps a kernel that aborts everything from
+#: being asked forever (its statements are then reported as not run).
+ABORT_RESENDS = 10
+
 
 class EventSink(Protocol):
     """Where a runner sends its events; the session stamps, records and fans them out."""
@@ -91,6 +98,12 @@ class KernelChannel(Protocol):
 
     def setup_installed(self) -> None:
         """Note that the set-up was (re)installed in the kernel's current process."""
+        ...
+
+    @property
+    def aborting(self) -> bool:
+        """Whether the kernel may abort the next execute request: the last reply was the
+        error of a request sent with ``stop_on_error``."""
         ...
 
 
@@ -348,6 +361,11 @@ class Runner:
         self._prologue_id: str | None = None
         self._prologue_setup = False
         self._prologue_sent = False
+        # While the kernel may still abort after an earlier execution's error, the run sends
+        # one request (the prologue, else its first statement) and waits for its reply; an
+        # aborted one is sent again.
+        self._holding = False
+        self._resends = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
         # set when a statement's interrupt was sent late (see _interrupt_if_running)
@@ -539,20 +557,42 @@ class Runner:
         if not parts:
             return
         code = "\n".join(parts)
+        self._execute_prologue(code)
+
+    def _execute_prologue(self, code: str) -> None:
+        connection = self._connection
+        assert connection is not None
         self._prologue_id = connection.execute(
             code,
-            self._on_prologue,
+            functools.partial(self._on_prologue, code),
             silent=True,
             store_history=False,
             allow_stdin=False,
             stop_on_error=False,
         )
 
-    def _on_prologue(self, channel: str, msg: JSONDict) -> None:
+    def _resend_aborted(self, status: object) -> bool:
+        """Whether a held request the kernel aborted is to be sent again."""
+        if not self._holding:
+            return False
+        if status == "aborted" and self._stopping is None and self._resends < ABORT_RESENDS:
+            self._resends += 1
+            return True
+        self._holding = False  # the kernel has stopped aborting (or the run ends anyway)
+        return False
+
+    def _on_prologue(self, code: str, channel: str, msg: JSONDict) -> None:
         if channel != "shell":
             return
         content = msg.get("content") or {}
         connection = self._connection
+        held = self._holding
+        if self._resend_aborted(content.get("status")):
+            assert connection is not None
+            assert self._prologue_id is not None
+            connection.forget(self._prologue_id)
+            self._execute_prologue(code)
+            return
         if content.get("status") == "ok" and self._prologue_setup and connection is not None:
             connection.setup_installed()
         if content.get("status") != "ok":
@@ -564,6 +604,8 @@ class Runner:
             )
         if self._connection is not None and self._prologue_id is not None:
             self._connection.forget(self._prologue_id)
+        if held and not self._finished:
+            self._send_more()  # the statements held back for the prologue's reply
 
     def _sends_from(self, start: int) -> bool:
         """Whether a statement from ``start`` on goes to the kernel (code, not kept)."""
@@ -571,13 +613,19 @@ class Runner:
 
     def _send_more(self) -> None:
         depth = self.policy.pipeline_depth or len(self._runs)
-        request = self.execution.request
         connection = self._connection
         assert connection is not None
         scripted = self._scripted()
         if not self._prologue_sent and self._sends_from(self._next_send):
             self._prologue_sent = True
+            self._holding = connection.aborting
             self._send_prologue(scripted)
+            if self._holding and self._prologue_id is not None:
+                return  # the statements follow the prologue's reply
+        if self._holding and self._prologue_id is not None:
+            return
+        if self._holding:
+            depth = 1
         while (
             self._stopping is None and self._in_flight < depth and self._next_send < len(self._runs)
         ):
@@ -598,16 +646,22 @@ class Runner:
                     )
                 )
                 run.output.restrict(room, room)
-            run.msg_id = connection.execute(
-                run.statement.code,
-                functools.partial(self._on_message, run),
-                silent=False,
-                store_history=request.store_history,
-                allow_stdin=request.allow_stdin,
-                stop_on_error=not request.allow_errors,
-                metadata=statement_metadata(run.statement.line_start) if scripted else None,
-            )
+            self._execute_statement(run, scripted)
             self._in_flight += 1
+
+    def _execute_statement(self, run: StatementRun, scripted: bool) -> None:
+        request = self.execution.request
+        connection = self._connection
+        assert connection is not None
+        run.msg_id = connection.execute(
+            run.statement.code,
+            functools.partial(self._on_message, run),
+            silent=False,
+            store_history=request.store_history,
+            allow_stdin=request.allow_stdin,
+            stop_on_error=not request.allow_errors,
+            metadata=statement_metadata(run.statement.line_start) if scripted else None,
+        )
 
     # -- messages from the kernel ----------------------------------------------------------
 
@@ -620,6 +674,12 @@ class Runner:
                 self._statement_event(run, {"type": "input-request", **input_request_fields(msg)})
             return
         if channel == "shell":
+            if self._resend_aborted((msg.get("content") or {}).get("status")):
+                assert self._connection is not None
+                assert run.msg_id is not None
+                self._connection.forget(run.msg_id)
+                self._execute_statement(run, self._scripted())
+                return
             run.reply = msg
             self._on_reply(run)
             if run.idle:

@@ -58,13 +58,20 @@ class FakeKernel:
 
     ``behaviours`` maps a statement's code to its :class:`Behaviour` (default: ``ok()``).
     ``sent`` lists the requests in the order the runner sent them; ``max_in_flight`` is the
-    most requests ever sent and not yet replied to.
+    most requests ever sent and not yet replied to. ``abort_late`` is how many requests
+    arriving after an error's reply are still aborted (ipykernel stops aborting only once it
+    has dispatched its own "stop aborting" step: a request sent in answer to the reply can
+    come first).
     """
 
     scripting = False
 
-    def __init__(self, behaviours: dict[str, Behaviour] | None = None) -> None:
+    def __init__(self, behaviours: dict[str, Behaviour] | None = None, abort_late: int = 0) -> None:
         self.behaviours = behaviours or {}
+        self.abort_late = abort_late
+        #: as KernelConnection.aborting: the last reply was the error of a stop_on_error request
+        self.aborting = False
+        self._late = 0
         self.sent: list[Request] = []
         self.forgotten: set[str] = set()
         self.interrupts = 0
@@ -146,8 +153,12 @@ class FakeKernel:
         aborting = False
         while not self._queue.empty():
             request = self._queue.get_nowait()
-            if aborting and request.options.get("stop_on_error", True):
-                # ipykernel aborts what it already holds after an error (stop_on_error)
+            late = not aborting and self._late > 0
+            if late:
+                self._late -= 1
+            if (aborting and request.options.get("stop_on_error", True)) or late:
+                # ipykernel aborts what it already holds after an error (stop_on_error), and
+                # every execute request that reaches it before it has stopped aborting
                 await self._send(request, "iopub", msg("status", execution_state="busy"))
                 await self._reply(request, status="aborted")
                 await self._send(request, "iopub", msg("status", execution_state="idle"))
@@ -158,6 +169,7 @@ class FakeKernel:
                 return  # the kernel died
             if failed and request.options.get("stop_on_error", True):
                 aborting = not self._queue.empty()
+                self._late = self.abort_late
             await asyncio.sleep(0)  # a request sent in answer to this one's idle is next
 
     async def _run(self, request: Request) -> bool | None:
@@ -199,6 +211,12 @@ class FakeKernel:
 
     async def _reply(self, request: Request, **content: Any) -> None:
         request.replied = True
+        status = content.get("status")
+        stops = request.options.get("stop_on_error", True) and not request.options.get("silent")
+        if status == "error" and stops:
+            self.aborting = True
+        elif status != "aborted":
+            self.aborting = False
         await self._send(request, "shell", msg("execute_reply", **content))
 
     async def _send(self, request: Request, channel: str, message: Msg) -> None:

@@ -283,6 +283,42 @@ async def test_a_pipelined_error_aborts_what_the_kernel_holds():
     assert [e["index"] for e in cancelled["expressions"]] == [2, 3]
 
 
+async def test_a_run_after_an_error_sends_again_what_the_kernel_still_aborted():
+    # ipykernel may abort a request that arrives just after an error's reply (it has not yet
+    # stopped aborting): the next run sends its first statement alone, and again when aborted
+    kernel = FakeKernel({"1 / 0": fails()}, abort_late=2)
+    runner, _ = make_runner(kernel, "1 / 0\n")
+    assert await run(runner) == "error"
+    assert kernel.aborting
+    runner, sink = make_runner(kernel, "print(1)\nx = 2\n")
+    assert await run(runner) == "ok"
+    assert kernel.codes()[1:] == ["print(1)", "print(1)", "print(1)", "x = 2"]
+    assert [r["status"] for r in sink.results().values()] == ["ok", "ok"]
+    assert not sink.of("cancelled")
+    assert not kernel.aborting
+    # with nothing to abort, the next run pipelines as before, sending each statement once
+    runner, sink = make_runner(kernel, "y = 3\nz = 4\n")
+    assert await run(runner) == "ok"
+    assert kernel.codes()[-2:] == ["y = 3", "z = 4"]
+
+
+async def test_a_script_prologue_the_kernel_aborted_is_sent_again_before_the_statements():
+    kernel = FakeKernel({"1 / 0": fails()}, abort_late=1)
+    kernel.scripting = True
+    runner, _ = make_runner(kernel, "1 / 0\n")
+    assert await run(runner) == "error"
+    sent = len(kernel.sent)
+    kernel.max_in_flight = 0
+    runner, sink = make_runner(kernel, "print(1)\n")
+    assert await run(runner) == "ok"
+    later = kernel.sent[sent:]
+    # the prologue (silent) twice, the statement only after the second one's reply
+    assert [r.options.get("silent") for r in later] == [True, True, False]
+    assert later[0].code == later[1].code and later[2].code == "print(1)"
+    assert kernel.max_in_flight == 1
+    assert sink.results()[0]["status"] == "ok"
+
+
 async def test_markdown_and_syntax_errors_do_not_reach_the_kernel():
     kernel = FakeKernel()
     runner, sink = make_runner(kernel, '"""# Title"""\na = 1\n')
