@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
+import subprocess
+import time
+import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,6 +192,60 @@ async def server_process(
                 await process.wait()
         if drain is not None:
             drain.cancel()
+
+
+@contextmanager
+def standalone_gateway(
+    argv: list[str], token: str, log: Path, env: Mapping[str, str] | None = None
+) -> Iterator[int]:
+    """Run a standalone gateway (``argv`` from :func:`gateway_argv`) for a fixture that has no
+    event loop of its own (module-scoped ones); yield its port once ``/api/status`` answers.
+
+    Its log goes to ``log`` (shown when it exits or does not start within ``SOCKET_WAIT``
+    seconds); the port is read from it, as jupyter_server may take another one than asked.
+    On exit the process group gets SIGTERM, and SIGKILL if it has not ended 30 s later.
+    """
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(  # noqa: S603 (the gateway's own command line)
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+        )
+    try:
+        yield _serving(process, token, log)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+def _serving(process: subprocess.Popen[bytes], token: str, log: Path) -> int:
+    deadline = time.monotonic() + SOCKET_WAIT
+    port = None
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the gateway exited:\n" + log.read_text(errors="replace")
+        if port is None:
+            found = re.search(r"http://127\.0\.0\.1:(\d+)/", log.read_text(errors="replace"))
+            port = int(found.group(1)) if found else None
+        if port is not None:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                    if response.status == 200:
+                        return port
+            except OSError:
+                pass
+        time.sleep(0.2)  # a bounded readiness poll
+    raise AssertionError("the gateway did not start:\n" + log.read_text(errors="replace"))
 
 
 async def open_channel(

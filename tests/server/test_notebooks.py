@@ -16,12 +16,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import struct
-import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -44,15 +40,15 @@ from pdit_gateway.notebook import (
     NotebookRun,
     run_notebook,
 )
-from pdit_gateway.process import free_port, gateway_argv
+from pdit_gateway.process import gateway_argv
+from pdit_gateway.pytest_plugin import standalone_gateway
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "data" / "notebook-corpus"
 
 #: The kernel environment of nbclient's own tests (see the corpus README).
 KERNEL_ENV = {"COLUMNS": "80", "LINES": "24", "IPYKERNEL_CELL_NAME": "<IPY-INPUT>"}
-#: Seconds for the gateway to start, and for one CLI process to finish.
-SERVER_WAIT = 90.0
+#: Seconds for one CLI process to finish.
 CLI_WAIT = 100.0
 #: Seconds one notebook may take through the gateway or nbclient (kernel start included).
 RUN_WAIT = 90.0
@@ -216,57 +212,16 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     for path in (root / "corpus").rglob("*"):
         path.chmod(0o644 if path.is_file() else 0o755)  # the corpus is read-only
     token = uuid.uuid4().hex
+    argv = gateway_argv(
+        token,
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.kernel_manager_class=pdit_gateway.notebook.NotebookKernelManager",
+        "--PditGatewayApp.db_path=:memory:",
+        "--PditGatewayApp.kernel_poll_interval=0.5",
+    )
     log = base / "gateway.log"
-    port = free_port()
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            gateway_argv(
-                token,
-                f"--ServerApp.root_dir={root}",
-                "--ServerApp.kernel_manager_class=pdit_gateway.notebook.NotebookKernelManager",
-                "--PditGatewayApp.db_path=:memory:",
-                "--PditGatewayApp.kernel_poll_interval=0.5",
-                port=port,
-            ),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-            env=_environment(base / "home"),
-            start_new_session=True,
-        )
-    try:
-        url = _wait_until_serving(process, log, token)
-        yield Gateway(url, token, root, log)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
-
-
-def _wait_until_serving(process: subprocess.Popen[bytes], log: Path, token: str) -> str:
-    deadline = time.monotonic() + SERVER_WAIT
-    url = None
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the gateway exited:\n" + log.read_text(errors="replace")
-        if url is None:
-            found = re.search(r"http://127\.0\.0\.1:(\d+)/", log.read_text(errors="replace"))
-            url = f"http://127.0.0.1:{found.group(1)}/" if found else None
-        if url is not None:
-            request = urllib.request.Request(
-                url + "api/status", headers={"Authorization": f"token {token}"}
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=5) as response:
-                    if response.status == 200:
-                        return url
-            except OSError:
-                pass
-        time.sleep(0.2)  # a bounded readiness poll
-    raise AssertionError("the gateway did not start:\n" + log.read_text(errors="replace"))
+    with standalone_gateway(argv, token, log, _environment(base / "home")) as port:
+        yield Gateway(f"http://127.0.0.1:{port}/", token, root, log)
 
 
 async def through_gateway(
