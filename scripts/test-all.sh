@@ -34,6 +34,6 @@ pip install -q 'jupyterlab>=4.6,<5'
 python -m pytest -p no:cacheprovider --ignore=tests/browser "$@"
 PDIT_BROWSER_TESTS=1 python -m pytest -p no:cacheprovider tests/browser "$@"
 
-# The oldest allowed versions run on demand (`bash scripts/test-oldest.sh`, after the install
-# above has built the JupyterLab extension): not yet part of this command while one fidelity
-# script (exit_builtin.py) intermittently loses its last print on ipykernel 6.29 (issue 14).
+# the Python suite again, in a venv of the oldest versions pyproject.toml allows (the install
+# above has built the JupyterLab extension, which that venv's install then reuses)
+bash scripts/test-oldest.sh "$@"
