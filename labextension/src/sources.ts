@@ -213,3 +213,90 @@ export function refineChanges(
     return changes; // cannot happen with the hunks in order; the replacement then stands
   }
 }
+
+/**
+ * Where statements whose text is not at their lines are in the document now: for each
+ * of `movable` with a `source` that differs from its lines' text, the nearest lines (to
+ * where it was) holding exactly that text and taken by no other statement (of `movable`
+ * or `fixed`), if any. So outputs replayed after a page reload find their statements
+ * again when lines were inserted or deleted above them before the reload. One whose
+ * text is nowhere (it was edited too) moves as the nearest statement before it moved
+ * (after it, when none before), to free lines, stale there. Returns key →
+ * [lineStart, lineEnd] of the ones that move.
+ */
+export function findSources(
+  doc: Text,
+  movable: ISourced[],
+  fixed: ISourced[] = []
+): Map<string, [number, number]> {
+  const found = new Map<string, [number, number]>();
+  const lost = movable.filter(
+    st =>
+      st.source !== undefined &&
+      linesText(doc, st.lineStart, st.lineEnd) !== st.source
+  );
+  if (lost.length === 0) {
+    return found;
+  }
+  // the document's lines by their text (only the first lines of the lost statements)
+  const wanted = new Set(lost.map(st => st.source!.split('\n')[0]));
+  const at = new Map<string, number[]>();
+  for (let n = 1; n <= doc.lines; n++) {
+    const text = doc.line(n).text;
+    if (wanted.has(text)) {
+      const lines = at.get(text) ?? [];
+      lines.push(n);
+      at.set(text, lines);
+    }
+  }
+  const taken = new Set(
+    [...fixed, ...movable.filter(st => !lost.includes(st))].map(
+      st => st.lineStart
+    )
+  );
+  for (const st of lost) {
+    const source = st.source!;
+    const count = source.split('\n').length;
+    const candidates = (at.get(source.split('\n')[0]) ?? [])
+      .filter(
+        n =>
+          !taken.has(n) &&
+          linesText(doc, n, n + count - 1) === source &&
+          n + count - 1 <= doc.lines
+      )
+      .sort(
+        (a, b) =>
+          Math.abs(a - st.lineStart) - Math.abs(b - st.lineStart) || a - b
+      );
+    if (candidates.length > 0) {
+      const n = candidates[0];
+      taken.add(n);
+      found.set(st.key, [n, n + count - 1]);
+    }
+  }
+  // how far each movable statement that was placed moved (0: its text is at its lines)
+  const moves = movable
+    .filter(
+      st => st.source !== undefined && (!lost.includes(st) || found.has(st.key))
+    )
+    .map(st => ({
+      line: st.lineStart,
+      delta: (found.get(st.key)?.[0] ?? st.lineStart) - st.lineStart
+    }))
+    .sort((a, b) => a.line - b.line);
+  for (const st of lost) {
+    if (found.has(st.key) || moves.length === 0) {
+      continue;
+    }
+    const before = moves.filter(m => m.line < st.lineStart);
+    const delta = (before.length > 0 ? before[before.length - 1] : moves[0])
+      .delta;
+    const start = st.lineStart + delta;
+    const end = st.lineEnd + delta;
+    if (delta !== 0 && start >= 1 && end <= doc.lines && !taken.has(start)) {
+      taken.add(start);
+      found.set(st.key, [start, end]);
+    }
+  }
+  return found;
+}

@@ -30,7 +30,7 @@ import {
 } from './client';
 import { IStatement, OutputModel } from './model';
 import { renderItem } from './render';
-import { compareSources, refineChanges } from './sources';
+import { compareSources, findSources, refineChanges } from './sources';
 import { optionsFromServerSettings } from './settings';
 import { sessionIdForPath } from './sessionid';
 import {
@@ -267,6 +267,7 @@ export class PditView extends Panel {
       ...(mode ? { mode } : {})
     });
     // the lines it reports are the script's as sent: follow the edits made until then
+    this._sent.add(execution.id);
     this._pending.set(execution.id, {
       doc,
       changes: ChangeSet.empty(doc.length)
@@ -363,6 +364,16 @@ export class PditView extends Panel {
     const view = this._view;
     const doc = view.state.doc;
     const anchors = view.state.field(anchorField);
+    // outputs this view did not send (a replay after a reload, another tab's run) whose
+    // text is not at their lines: at the nearest lines that hold it, if any
+    const unanchored = this._model.statements.filter(
+      st => !anchors.has(st.key)
+    );
+    const movable = unanchored.filter(st => !this._sent.has(st.executionId));
+    if (movable.length > 0) {
+      const fixed = this._model.statements.filter(st => !movable.includes(st));
+      this._model.relocate(findSources(doc, movable, fixed));
+    }
     const statements = this._model.statements;
     const added = new Map<string, IAnchor>();
     const clamp = (n: number) => Math.min(Math.max(n, 1), doc.lines);
@@ -831,6 +842,8 @@ export class PditView extends Panel {
   private _handle: Widget;
   private _split = SPLIT_DEFAULT;
   private _pending = new Map<string, IPendingExecution>();
+  /** The executions this view sent (their lines were mapped through the edits). */
+  private _sent = new Set<string>();
   private _model = new OutputModel();
   private _client: PditClient | null = null;
   private _events: AsyncIterableIterator<ClientEvent> | null = null;

@@ -144,6 +144,13 @@ def test_run_changed_keeps_untouched_outputs_and_reruns_the_edited_one(
     assert page.locator(button).count() == 1
 
 
+def reopen(page: Any, lab: Lab, path: str, workspace: str) -> None:
+    """Reload the page and open ``path`` again, its text loaded."""
+    page.reload()
+    open_pdit(page, lab, path, workspace)
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.context?.isReady === true")
+
+
 def put_settings(lab: Lab, values: dict[str, Any]) -> None:
     """Write the extension's user settings through JupyterLab's settings API."""
     request = urllib.request.Request(
@@ -182,14 +189,12 @@ def test_run_on_save_and_stale_marks_after_a_page_reload(lab: Lab, context: Any)
 
     # edited and saved, not run (the setting is off now): after a reload the replayed
     # output of the edited statement is stale, the others are not
-    page.reload()
-    open_pdit(page, lab, "onsave.py", workspace)
+    reopen(page, lab, "onsave.py", workspace)
     go_to_line(page, 2, end=True)
     page.keyboard.type(" + 5")
     page.keyboard.press("Control+s")
     statement(page, 2).and_(page.locator('[data-pdit-stale="true"]')).wait_for()
-    page.reload()
-    open_pdit(page, lab, "onsave.py", workspace)
+    reopen(page, lab, "onsave.py", workspace)
     page.locator(f"{VIEW} .jp-pdit-outputs > .jp-pdit-statement").nth(3).wait_for()
     page.wait_for_function(
         """() => document.querySelectorAll(
@@ -202,6 +207,29 @@ def test_run_on_save_and_stale_marks_after_a_page_reload(lab: Lab, context: Any)
         2: "true",
         3: "false",
         4: "false",
+    }, states
+
+    # a line inserted above everything, saved, and a reload: each replayed output finds
+    # its statement's text one line down (the edited one moves as the one before it)
+    go_to_line(page, 1)
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.type("# a note")
+    page.keyboard.press("Control+s")
+    page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").wait_for(state="detached")
+    reopen(page, lab, "onsave.py", workspace)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll(
+            '.jp-pdit-View .jp-pdit-outputs > .jp-pdit-statement')]
+            .map(n => n.dataset.pditLineStart).join() === '2,3,4,5'"""
+    )
+    shot(page, "reload-after-insert")
+    states = flags(page)
+    assert {line: stale for line, (_, stale, _) in states.items()} == {
+        2: "false",
+        3: "true",
+        4: "false",
+        5: "false",
     }, states
 
 

@@ -10,6 +10,7 @@ import { mapAnchor } from '../../src/slots';
 import {
   compareSources,
   diffLines,
+  findSources,
   linesText,
   refineChanges
 } from '../../src/sources';
@@ -55,6 +56,46 @@ describe('linesText and compareSources', () => {
       ['changed', true]
     ]);
     expect(gone).toEqual(['past']);
+  });
+});
+
+describe('findSources', () => {
+  it('finds a replayed statement at the nearest free lines that hold its text', () => {
+    // two lines were inserted above, and `show()` appears twice
+    const text = doc('# one\n# two\nx = 1\nshow()\nif x:\n    y = 2\nshow()');
+    const moved = findSources(
+      text,
+      [
+        { key: 'x', lineStart: 1, lineEnd: 1, source: 'x = 1' },
+        { key: 'if', lineStart: 3, lineEnd: 4, source: 'if x:\n    y = 2' },
+        { key: 'show1', lineStart: 2, lineEnd: 2, source: 'show()' },
+        { key: 'show2', lineStart: 5, lineEnd: 5, source: 'show()' },
+        { key: 'gone', lineStart: 6, lineEnd: 6, source: 'z = 3' }
+      ],
+      [{ key: 'here', lineStart: 7, lineEnd: 7, source: 'show()' }]
+    );
+    expect([...moved]).toEqual([
+      ['x', [3, 3]],
+      ['if', [5, 6]],
+      ['show1', [4, 4]]
+      // show2: line 7 holds its text but is taken, and moved as `if` did (+2) it would
+      // land there too; `gone`'s text is nowhere, and +2 is past the end
+    ]);
+    // edited too: it moves as the statement before it moved, stale there
+    const edited = findSources(doc('# one\nx = 1\nx + 5\ny'), [
+      { key: 'x', lineStart: 1, lineEnd: 1, source: 'x = 1' },
+      { key: 'x5', lineStart: 2, lineEnd: 2, source: 'x' }
+    ]);
+    expect([...edited]).toEqual([
+      ['x', [2, 2]],
+      ['x5', [3, 3]]
+    ]);
+    // a statement whose text is at its lines stays
+    expect(
+      findSources(text, [
+        { key: 'x', lineStart: 3, lineEnd: 3, source: 'x = 1' }
+      ]).size
+    ).toBe(0);
   });
 });
 
