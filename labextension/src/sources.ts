@@ -249,8 +249,9 @@ export function findSources(
       at.set(text, lines);
     }
   }
+  const lostSet = new Set(lost);
   const taken = new Set(
-    [...fixed, ...movable.filter(st => !lost.includes(st))].map(
+    [...fixed, ...movable.filter(st => !lostSet.has(st))].map(
       st => st.lineStart
     )
   );
@@ -277,7 +278,7 @@ export function findSources(
   // how far each movable statement that was placed moved (0: its text is at its lines)
   const moves = movable
     .filter(
-      st => st.source !== undefined && (!lost.includes(st) || found.has(st.key))
+      st => st.source !== undefined && (!lostSet.has(st) || found.has(st.key))
     )
     .map(st => ({
       line: st.lineStart,

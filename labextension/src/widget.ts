@@ -371,7 +371,8 @@ export class PditView extends Panel {
     );
     const movable = unanchored.filter(st => !this._sent.has(st.executionId));
     if (movable.length > 0) {
-      const fixed = this._model.statements.filter(st => !movable.includes(st));
+      const moving = new Set(movable);
+      const fixed = this._model.statements.filter(st => !moving.has(st));
       this._model.relocate(findSources(doc, movable, fixed));
     }
     const statements = this._model.statements;
