@@ -21,6 +21,8 @@ from .scripting import begin_code, exit_status, statement_metadata, unbind_code
 from .timestamps import isoformat, utcnow
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .incremental import Plan
     from .kernel import Listener
     from .splitter import Statement
@@ -196,6 +198,16 @@ class ExecutionPolicy(Configurable):
         return request.timeout if request.timeout is not None else self.execution_timeout
 
 
+def statement_sources(script: str, statements: Sequence[Statement]) -> list[str]:
+    """Return each statement's source: its lines of ``script``, ``lineStart`` to ``lineEnd``.
+
+    A CR LF or a lone CR ends a line as LF does (as the splitter reads the script); the
+    lines are joined with LF, without a final line end.
+    """
+    lines = script.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return ["\n".join(lines[s.line_start - 1 : s.line_end]) for s in statements]
+
+
 @dataclass(eq=False)
 class Execution:
     """One ``execute`` request and what became of it."""
@@ -225,6 +237,8 @@ class Execution:
     #: Whether the run starts as a run from the top (working directory, sibling modules);
     #: None: when it starts at the script's first line.
     fresh: bool | None = None
+    #: Each statement's source (:func:`statement_sources`), made when first asked for.
+    _sources: list[str] | None = field(default=None, init=False, repr=False)
 
     @property
     def finished(self) -> bool:
@@ -232,8 +246,25 @@ class Execution:
         return self.status not in ("queued", "running")
 
     def expressions(self) -> list[dict[str, int]]:
-        """Return the wire form of the statements."""
+        """Return the wire form of the statements (as ``cancelled`` lists them)."""
         return [statement.to_wire() for statement in self.statements]
+
+    def statement_entries(self) -> list[dict[str, Any]]:
+        """Return the statements as the ``expressions`` event and snapshots list them.
+
+        Each entry is :meth:`expressions`' with the statement's ``source`` (its lines of the
+        script, so a client can tell later whether the document still holds them) and, for
+        a statement a ``changed`` run keeps, ``cached: true``.
+        """
+        if self._sources is None:
+            self._sources = statement_sources(self.request.script, self.statements)
+        entries: list[dict[str, Any]] = []
+        for statement, source in zip(self.statements, self._sources, strict=True):
+            entry: dict[str, Any] = {**statement.to_wire(), "source": source}
+            if statement.index in self.kept:
+                entry["cached"] = True
+            entries.append(entry)
+        return entries
 
     def summary(self) -> dict[str, Any]:
         """Return the short form used in ``welcome`` and session listings."""
@@ -249,7 +280,7 @@ class Execution:
             "executionId": self.execution_id,
             "status": self.status,
             "scriptName": self.request.script_name,
-            "expressions": self.expressions(),
+            "expressions": self.statement_entries(),
             "results": {str(index): result for index, result in sorted(self.results.items())},
             "createdAt": isoformat(self.created_at),
             "startedAt": isoformat(self.started_at),
@@ -397,7 +428,7 @@ class Runner:
         execution.status = "running"
         execution.started_at = utcnow()
         started = time.monotonic()
-        self._emit({"type": "expressions", "expressions": execution.expressions()})
+        self._emit({"type": "expressions", "expressions": execution.statement_entries()})
         try:
             if self._runs and self.kernel.died.done():
                 self._force_finish("kernel-died", None, None)

@@ -19,10 +19,12 @@ import { IMainMenu } from '@jupyterlab/mainmenu';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { DocumentWidget } from '@jupyterlab/docregistry';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import {
   closeIcon,
   CommandToolbarButton,
   fastForwardIcon,
+  offlineBoltIcon,
   refreshIcon,
   runIcon,
   stopIcon,
@@ -60,9 +62,13 @@ export { percentCells, nextStatementLine } from './lab';
 /** The widget factory's name: "Open With → pdit". */
 export const FACTORY = 'pdit';
 
+/** The plugin's id: its settings (schema/plugin.json) are under it. */
+export const PLUGIN_ID = 'pdit-gateway:plugin';
+
 export namespace CommandIDs {
   export const open = 'pdit:open';
   export const runAll = 'pdit:run-all';
+  export const runChanged = 'pdit:run-changed';
   export const runCurrent = 'pdit:run-current';
   export const interrupt = 'pdit:interrupt';
   export const restartKernel = 'pdit:restart-kernel';
@@ -80,7 +86,7 @@ export namespace CommandIDs {
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'pdit-gateway:plugin',
+  id: PLUGIN_ID,
   description:
     'Run a .py file statement by statement, outputs beside the lines (pdit).',
   autoStart: true,
@@ -91,7 +97,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     IMainMenu,
     ICompletionProviderManager,
     IKernelStatusModel,
-    IInspector
+    IInspector,
+    ISettingRegistry
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -103,16 +110,33 @@ const plugin: JupyterFrontEndPlugin<void> = {
     mainMenu: IMainMenu | null,
     completion: ICompletionProviderManager | null,
     kernelStatus: IKernelStatusModel | null,
-    inspector: IInspector | null
+    inspector: IInspector | null,
+    settingRegistry: ISettingRegistry | null
   ) => {
     const { commands, shell } = app;
     const tracker = new WidgetTracker<PditDocumentWidget>({
       namespace: 'pdit'
     });
+    // the user's settings (schema/plugin.json), followed as they change
+    let runChangedOnSave = false;
+    if (settingRegistry) {
+      void settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          const read = () => {
+            runChangedOnSave = settings.get('runChangedOnSave')
+              .composite as boolean;
+          };
+          read();
+          settings.changed.connect(read);
+        })
+        .catch(err => console.warn('pdit: settings not loaded:', err));
+    }
 
     const populateToolbar = (toolbar: Toolbar<Widget>, view: PditView) => {
       const buttons: [string, string][] = [
         ['run-all', CommandIDs.runAll],
+        ['run-changed', CommandIDs.runChanged],
         ['run-current', CommandIDs.runCurrent],
         ['interrupt', CommandIDs.interrupt],
         ['cancel', CommandIDs.cancel],
@@ -166,6 +190,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       // a code runner: JupyterLab's editor leaves Ctrl+Enter (and Shift+Enter) to the commands
       widget.node.setAttribute('data-jp-code-runner', 'true');
       widget.context.pathChanged.connect(() => void tracker.save(widget));
+      // with the setting on, each save of the document runs what changed
+      widget.context.saveState.connect((_, state) => {
+        if (state === 'completed' && runChangedOnSave) {
+          widget.content.runChanged();
+        }
+      });
       // before the widget is current: the status item asks when it becomes current
       kernelLinks.set(
         widget,
@@ -362,6 +392,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       isEnabled,
       execute: () => current()?.runAll()
     });
+    commands.addCommand(CommandIDs.runChanged, {
+      label: 'Run Changed (pdit)',
+      caption:
+        'Run what changed since the last run: edited statements and what depends on them; the others keep their outputs',
+      icon: args => (args.toolbar ? offlineBoltIcon : undefined),
+      isEnabled,
+      execute: () => current()?.runChanged()
+    });
     commands.addCommand(CommandIDs.runCurrent, {
       label: 'Run Statement (pdit)',
       caption:
@@ -429,6 +467,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const runners = mainMenu.runMenu.codeRunners;
       runners.run.add({ id: CommandIDs.runCurrent, isEnabled: isPdit });
       runners.runAll.add({ id: CommandIDs.runAll, isEnabled: isPdit });
+      // beside Run All (rank 999, JupyterLab's Run All group)
+      mainMenu.runMenu.addItem({ command: CommandIDs.runChanged, rank: 999 });
       // JupyterLab's "Restart Kernel and Run All" runs `restart`, then `runAll`, and
       // "Restart Kernel and Clear" runs `restartKernel`, then `clearWidget`, as for a notebook
       runners.restart.add({ id: CommandIDs.restartKernel, isEnabled: isPdit });
@@ -479,6 +519,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       selector: '.jp-FileEditor',
       rank: 100
     });
+    // the view's own context menu: the runs
+    [CommandIDs.runCurrent, CommandIDs.runAll, CommandIDs.runChanged].forEach(
+      (command, i) =>
+        app.contextMenu.addItem({
+          command,
+          selector: '.jp-pdit-View',
+          rank: 10 + i
+        })
+    );
   }
 };
 

@@ -55,6 +55,11 @@ export class PditInspectionConnector implements Connector {
 /**
  * Give each pdit document an inspection handler on its editor, and make it the
  * inspector's source while that document is the main area's current widget.
+ *
+ * Contextual Help opened again (the Help menu, the command palette: Ctrl+I inside the
+ * editor is CodeMirror's) gets a new handler for the last pdit document, which asks at
+ * once: JupyterLab's handler does not show again a reply equal to its last one, so the
+ * new panel would otherwise stay empty until the cursor reaches another name.
  */
 export function addInspection(
   app: JupyterFrontEnd,
@@ -63,26 +68,52 @@ export function addInspection(
   isPdit: (widget: Widget) => widget is PditDocumentWidget
 ): (widget: PditDocumentWidget) => void {
   const handlers = new WeakMap<PditDocumentWidget, InspectionHandler>();
+  let last: PditDocumentWidget | null = null;
   const setSource = (widget: Widget | null) => {
     if (widget !== null && isPdit(widget)) {
+      last = widget;
       const handler = handlers.get(widget);
       if (handler !== undefined) {
         inspector.source = handler;
       }
     }
   };
-  app.shell.currentChanged?.connect((_, args) => setSource(args.newValue));
-  void app.restored.then(() => setSource(app.shell.currentWidget));
-  return (widget: PditDocumentWidget) => {
+  const attach = (widget: PditDocumentWidget): InspectionHandler => {
+    const old = handlers.get(widget);
     const handler = new InspectionHandler({
       connector: new PditInspectionConnector(widget.content),
       rendermime
     });
     handler.editor = widget.content.editor;
     handlers.set(widget, handler);
+    if (old !== undefined && inspector.source === old) {
+      inspector.source = handler;
+    }
+    old?.dispose();
+    return handler;
+  };
+  app.shell.currentChanged?.connect((_, args) => setSource(args.newValue));
+  void app.restored.then(() => setSource(app.shell.currentWidget));
+  app.commands.commandExecuted.connect((_, args) => {
+    const opened =
+      args.id === 'inspector:open' || args.id === 'inspector:toggle';
+    const widget = last;
+    if (opened && widget !== null && !widget.isDisposed) {
+      void args.result.then(() => {
+        if (inspector.source === handlers.get(widget)) {
+          attach(widget).onEditorChange();
+        }
+      });
+    }
+  });
+  return (widget: PditDocumentWidget) => {
+    attach(widget);
     widget.disposed.connect(() => {
+      handlers.get(widget)?.dispose();
       handlers.delete(widget);
-      handler.dispose();
+      if (last === widget) {
+        last = null;
+      }
     });
     if (app.shell.currentWidget === widget) {
       setSource(widget);

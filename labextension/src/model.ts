@@ -26,8 +26,28 @@ export interface IStatement {
   lineStart: number;
   lineEnd: number;
   state: StatementState;
-  /** The statement's code was edited, or the kernel restarted, since this ran. */
+  /**
+   * What the outputs show is out of date: `edited`, `restarted` or `earlier`. Kept up to
+   * date by the model; the view shows it dimmed.
+   */
   stale: boolean;
+  /** The statement's text as it ran (the gateway's `source`), when known. */
+  source?: string;
+  /**
+   * The document's text at its lines is no longer `source` (without a source: an edit
+   * reached its text since it ran).
+   */
+  edited: boolean;
+  /** The kernel restarted since it ran: the namespace its outputs came from is gone. */
+  restarted: boolean;
+  /** The outputs are an earlier run's, shown until this run's replace them. */
+  earlier: boolean;
+  /** A `changed` run keeps it: its output is current without running again. */
+  kept: boolean;
+  /** It is in a run that has not sent its `result` yet (kept statements included). */
+  awaiting: boolean;
+  /** The older statement whose outputs it took over (the view keeps their elements). */
+  takenFrom?: string;
   /** The outputs so far; an item changed by an event is a new object. */
   outputs: OutputItem[];
   durationMs?: number;
@@ -115,13 +135,20 @@ export class OutputModel {
 
   /** These statements' code was edited: their outputs are stale until they run again. */
   markStale(keys: Iterable<string>): void {
+    this.setEdited(new Map([...keys].map(key => [key, true])));
+  }
+
+  /**
+   * Whether each statement's text in the document now differs from the text it ran
+   * with (the view compares them after every change of the document).
+   */
+  setEdited(edited: ReadonlyMap<string, boolean>): void {
     let changed = false;
-    for (const key of keys) {
+    for (const [key, value] of edited) {
       const st = this._statements.get(key);
-      if (st && !st.stale) {
-        st.stale = true;
-        st.version++;
-        changed = true;
+      if (st && st.edited !== value) {
+        st.edited = value;
+        changed = restale(st) || changed;
       }
     }
     if (changed) {
@@ -191,7 +218,9 @@ export class OutputModel {
         const st = this._find(event);
         if (st) {
           st.state = 'running';
-          st.outputs = [];
+          if (!st.earlier) {
+            st.outputs = []; // an earlier run's stay (stale) until the first new one
+          }
           st.pendingClear = false;
           st.version++;
         }
@@ -200,6 +229,7 @@ export class OutputModel {
       case 'input-request': {
         const st = this._find(event);
         if (st) {
+          this._dropEarlier(st);
           st.inputRequest = { prompt: event.prompt, password: event.password };
           st.version++;
         }
@@ -211,6 +241,7 @@ export class OutputModel {
           return false;
         }
         st.inputRequest = undefined;
+        this._dropEarlier(st);
         this._applyPendingClear(st);
         const last = st.outputs[st.outputs.length - 1];
         if (last !== undefined && last.type === event.name) {
@@ -246,6 +277,7 @@ export class OutputModel {
         if (!st) {
           return false;
         }
+        this._dropEarlier(st);
         this._applyPendingClear(st);
         st.outputs = [...st.outputs, event.output];
         st.version++;
@@ -256,6 +288,7 @@ export class OutputModel {
         if (!st) {
           return false;
         }
+        this._dropEarlier(st);
         if (event.wait) {
           st.pendingClear = true;
         } else {
@@ -270,9 +303,8 @@ export class OutputModel {
         const record = this._executions.get(event.executionId);
         for (const expr of event.expressions) {
           const st = this._statements.get(record?.keys.get(expr.index) ?? '');
-          if (st && (st.state === 'queued' || st.state === 'running')) {
-            st.state = 'cancelled';
-            st.version++;
+          if (st) {
+            this._cancel(st);
           }
         }
         return true;
@@ -306,19 +338,43 @@ export class OutputModel {
   private _markAllStale(): boolean {
     let changed = false;
     for (const st of this._statements.values()) {
-      if (!st.stale) {
-        st.stale = true;
-        st.version++;
-        changed = true;
-      }
+      st.restarted = true;
+      changed = restale(st) || changed;
     }
     return changed;
+  }
+
+  /** The statement's first output of this run: the earlier run's go. */
+  private _dropEarlier(st: IStatement): void {
+    if (st.earlier) {
+      st.outputs = [];
+      st.earlier = false;
+      restale(st);
+    }
+  }
+
+  /** The run ended before the statement's result: it did not run (or was not reached). */
+  private _cancel(st: IStatement): boolean {
+    if (st.state !== 'queued' && st.state !== 'running' && !st.awaiting) {
+      return false;
+    }
+    st.state = 'cancelled';
+    st.awaiting = false;
+    if (st.kept) {
+      // not reached: what it shows is the last run's, not this one's
+      st.kept = false;
+      st.earlier = st.outputs.length > 0;
+    }
+    restale(st);
+    st.version++;
+    return true;
   }
 
   /**
    * A run replaces every output within the lines it runs, from its first statement's
    * first line to its last statement's last line (so Run All leaves no output of an
-   * older run behind).
+   * older run behind). A statement at the same lines as an older output takes it over:
+   * a kept one (`cached`) as current, one that will run as stale until its own come.
    */
   private _start(executionId: string, expressions: ExpressionInfo[]): void {
     const record = this._record(executionId);
@@ -337,30 +393,45 @@ export class OutputModel {
         })
       });
     }
+    const older = new Map<string, IStatement>();
     if (placed.length > 0) {
       const first = Math.min(...placed.map(p => p.lineStart));
       const last = Math.max(...placed.map(p => p.lineEnd));
       for (const [key, st] of this._statements) {
         if (st.lineStart <= last && first <= st.lineEnd) {
           this._statements.delete(key);
+          older.set(`${st.lineStart}:${st.lineEnd}`, st);
         }
       }
     }
     for (const { expr, lineStart, lineEnd, stale } of placed) {
       const key = `${executionId}:${expr.index}`;
       record.keys.set(expr.index, key);
-      this._statements.set(key, {
+      const old = older.get(`${lineStart}:${lineEnd}`);
+      const kept = expr.cached === true;
+      const st: IStatement = {
         key,
         executionId,
         index: expr.index,
         lineStart,
         lineEnd,
-        state: 'queued',
-        stale,
-        outputs: [],
+        state: kept ? 'done' : 'queued',
+        stale: false,
+        source: expr.source,
+        edited: stale,
+        restarted: false,
+        earlier: !kept && (old?.outputs.length ?? 0) > 0,
+        kept,
+        awaiting: true,
+        outputs: old?.outputs ?? [],
+        takenFrom: old?.key,
+        durationMs: kept ? old?.durationMs : undefined,
+        executionCount: kept ? old?.executionCount : undefined,
         version: 0,
         pendingClear: false
-      });
+      };
+      restale(st);
+      this._statements.set(key, st);
     }
   }
 
@@ -384,8 +455,18 @@ export class OutputModel {
     if (!st) {
       return false;
     }
-    st.outputs = event.output;
+    // a kept statement's result is the output it shows already: the same items stay
+    const same =
+      event.cached === true &&
+      JSON.stringify(st.outputs) === JSON.stringify(event.output);
+    if (!same) {
+      st.outputs = event.output;
+    }
     st.inputRequest = undefined;
+    st.kept = event.cached === true;
+    st.earlier = false;
+    st.awaiting = false;
+    restale(st);
     // sys.exit(0) is a success, any other status a failure, as for the process
     st.exitCode = event.exitCode;
     st.state =
@@ -405,9 +486,8 @@ export class OutputModel {
     record.status = status;
     for (const key of record.keys.values()) {
       const st = this._statements.get(key);
-      if (st && (st.state === 'queued' || st.state === 'running')) {
-        st.state = 'cancelled';
-        st.version++;
+      if (st) {
+        this._cancel(st);
       }
     }
   }
@@ -425,7 +505,9 @@ export class OutputModel {
       if (old !== undefined) {
         st.lineStart = old.lineStart;
         st.lineEnd = old.lineEnd;
-        st.stale = st.stale || old.stale;
+        st.edited = st.edited || old.edited;
+        st.restarted = st.restarted || old.restarted;
+        restale(st);
       }
     }
   }
@@ -460,4 +542,15 @@ export class OutputModel {
   private _statements = new Map<string, IStatement>();
   private _executions = new Map<string, IExecutionRecord>();
   private _changed = new Signal<this, void>(this);
+}
+
+/** Set `stale` from its reasons; whether it changed (then `version` moved on). */
+function restale(st: IStatement): boolean {
+  const stale = st.edited || st.restarted || st.earlier;
+  if (stale === st.stale) {
+    return false;
+  }
+  st.stale = stale;
+  st.version++;
+  return true;
 }

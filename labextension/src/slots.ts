@@ -19,6 +19,7 @@ import {
   EditorView,
   WidgetType
 } from '@codemirror/view';
+import { refineChanges } from './sources';
 
 export interface ISlot {
   /** Document offset: the end of the statement's last line. */
@@ -277,8 +278,13 @@ export const anchorField = StateField.define<ReadonlyMap<string, IAnchor>>({
     let next: Map<string, IAnchor> | null = null;
     if (transaction.docChanged) {
       next = new Map();
+      const changes = refineChanges(
+        transaction.changes,
+        transaction.startState.doc,
+        transaction.newDoc
+      );
       for (const [key, anchor] of anchors) {
-        const mapped = mapAnchor(transaction.changes, anchor);
+        const mapped = mapAnchor(changes, anchor);
         if (!mapped.deleted) {
           next.set(key, { from: mapped.from, to: mapped.to });
         }

@@ -30,6 +30,7 @@ import {
 } from './client';
 import { IStatement, OutputModel } from './model';
 import { renderItem } from './render';
+import { compareSources, findSources, refineChanges } from './sources';
 import { optionsFromServerSettings } from './settings';
 import { sessionIdForPath } from './sessionid';
 import {
@@ -159,6 +160,14 @@ export class PditView extends Panel {
     this._execute();
   }
 
+  /**
+   * Run Changed: the whole file as an incremental rerun (`mode: "changed"`): only the
+   * statements an edit may have changed run, the others keep their outputs.
+   */
+  runChanged(): void {
+    this._execute(undefined, 'changed');
+  }
+
   /** Run the statement(s) at the cursor, or overlapping the selection. */
   runCurrent(): void {
     const selection = this.editor.getSelection();
@@ -242,7 +251,10 @@ export class PditView extends Panel {
     this._scheduleLayout();
   }
 
-  private _execute(lineRange?: { from: number; to: number }): void {
+  private _execute(
+    lineRange?: { from: number; to: number },
+    mode?: 'changed'
+  ): void {
     if (!this._client) {
       return;
     }
@@ -251,9 +263,11 @@ export class PditView extends Panel {
     // the document's path under the server's root: the kernel's __file__ and tracebacks
     const execution = this._client.execute(script, {
       scriptName: this._context.path,
-      ...(lineRange ? { lineRange } : {})
+      ...(lineRange ? { lineRange } : {}),
+      ...(mode ? { mode } : {})
     });
     // the lines it reports are the script's as sent: follow the edits made until then
+    this._sent.add(execution.id);
     this._pending.set(execution.id, {
       doc,
       changes: ChangeSet.empty(doc.length)
@@ -299,8 +313,14 @@ export class PditView extends Panel {
     if (!update.docChanged) {
       return;
     }
+    // a reload from disk replaces the whole text: as the line edits it amounts to
+    const changes = refineChanges(
+      update.changes,
+      update.startState.doc,
+      update.state.doc
+    );
     for (const pending of this._pending.values()) {
-      pending.changes = pending.changes.compose(update.changes);
+      pending.changes = pending.changes.compose(changes);
     }
     const before = update.startState.field(anchorField, false);
     if (!before?.size) {
@@ -309,7 +329,7 @@ export class PditView extends Panel {
     const edited: string[] = [];
     const deleted: string[] = [];
     for (const [key, anchor] of before) {
-      const mapped = mapAnchor(update.changes, anchor);
+      const mapped = mapAnchor(changes, anchor);
       if (mapped.deleted) {
         deleted.push(key);
       } else if (mapped.edited) {
@@ -321,6 +341,22 @@ export class PditView extends Panel {
     this._model.relocate(
       anchorLines(update.state.doc, update.state.field(anchorField))
     );
+    this._checkSources();
+  }
+
+  /**
+   * The text rule: an output whose statement's text (as it ran) is the document's text
+   * at its lines now is current, one whose text differs is stale, and one whose lines
+   * lie past the document's end goes. Applied after every change of the document and
+   * to every statement the events add (a replay after a page reload among them).
+   */
+  private _checkSources(): void {
+    const { edited, gone } = compareSources(
+      this._view.state.doc,
+      this._model.statements
+    );
+    this._model.remove(gone);
+    this._model.setEdited(edited);
   }
 
   /** Give each statement shown an anchor (its range in the document), drop the others'. */
@@ -328,6 +364,17 @@ export class PditView extends Panel {
     const view = this._view;
     const doc = view.state.doc;
     const anchors = view.state.field(anchorField);
+    // outputs this view did not send (a replay after a reload, another tab's run) whose
+    // text is not at their lines: at the nearest lines that hold it, if any
+    const unanchored = this._model.statements.filter(
+      st => !anchors.has(st.key)
+    );
+    const movable = unanchored.filter(st => !this._sent.has(st.executionId));
+    if (movable.length > 0) {
+      const moving = new Set(movable);
+      const fixed = this._model.statements.filter(st => !moving.has(st));
+      this._model.relocate(findSources(doc, movable, fixed));
+    }
     const statements = this._model.statements;
     const added = new Map<string, IAnchor>();
     const clamp = (n: number) => Math.min(Math.max(n, 1), doc.lines);
@@ -348,6 +395,7 @@ export class PditView extends Panel {
     }
     // a resync (or a replay from before an edit) may disagree: the anchors are right
     this._model.relocate(anchorLines(doc, view.state.field(anchorField)));
+    this._checkSources();
   }
 
   // -- the session -----------------------------------------------------------------
@@ -416,6 +464,17 @@ export class PditView extends Panel {
   private _render(): void {
     const statements = this._model.statements;
     const keys = new Set(statements.map(st => st.key));
+    // a statement that took over an older one's outputs takes its elements too
+    for (const st of statements) {
+      const from = st.takenFrom;
+      const older = from === undefined ? undefined : this._rendered.get(from);
+      if (older && !keys.has(from!) && !this._rendered.has(st.key)) {
+        this._rendered.delete(from!);
+        this._rendered.set(st.key, older);
+        older.node.dataset.pditExecutionId = st.executionId;
+        older.version = -1;
+      }
+    }
     for (const [key, rendered] of this._rendered) {
       if (!keys.has(key)) {
         rendered.items.forEach(item => item.dispose());
@@ -462,10 +521,12 @@ export class PditView extends Panel {
     const node = rendered.node;
     node.dataset.pditState = st.state;
     node.dataset.pditStale = String(st.stale);
+    node.dataset.pditKept = String(st.kept);
     for (const state of ['queued', 'running', 'done', 'error', 'cancelled']) {
       node.classList.toggle(`jp-pdit-mod-${state}`, st.state === state);
     }
     node.classList.toggle('jp-pdit-mod-stale', st.stale);
+    node.classList.toggle('jp-pdit-mod-kept', st.kept && !st.stale);
     // the lines follow the edits
     this._lineAttributes(node, st);
     this._lineAttributes(rendered.status, st);
@@ -490,8 +551,10 @@ export class PditView extends Panel {
     rendered.status.textContent =
       st.exitCode !== undefined ? `exit ${st.exitCode}` : `${label[st.state]}`;
     rendered.status.title = st.stale
-      ? `${lines}: ${st.state}; stale (the code was edited, or the kernel restarted, since it ran)`
-      : `${lines}: ${st.state}`;
+      ? `${lines}: ${st.state}; stale (${staleReason(st)})`
+      : st.kept
+        ? `${lines}: ${st.state}; kept (unchanged: Run Changed did not run it again)`
+        : `${lines}: ${st.state}`;
     // Re-render only the items that changed (a stream delta changes the last one).
     const items = rendered.items;
     for (let i = 0; i < st.outputs.length; i++) {
@@ -780,6 +843,8 @@ export class PditView extends Panel {
   private _handle: Widget;
   private _split = SPLIT_DEFAULT;
   private _pending = new Map<string, IPendingExecution>();
+  /** The executions this view sent (their lines were mapped through the edits). */
+  private _sent = new Set<string>();
   private _model = new OutputModel();
   private _client: PditClient | null = null;
   private _events: AsyncIterableIterator<ClientEvent> | null = null;
@@ -806,6 +871,21 @@ function anchorLines(
     ]);
   }
   return lines;
+}
+
+/** Why an output is stale, for its label's title. */
+function staleReason(st: IStatement): string {
+  const reasons = [];
+  if (st.earlier) {
+    reasons.push('an earlier run’s output: this run will replace it');
+  }
+  if (st.edited) {
+    reasons.push('the code was edited since it ran');
+  }
+  if (st.restarted) {
+    reasons.push('the kernel restarted since it ran');
+  }
+  return reasons.join('; ');
 }
 
 function formatDuration(ms: number): string {

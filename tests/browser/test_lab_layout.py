@@ -32,7 +32,9 @@ def layout_script() -> str:
             statements.append(f"pd.DataFrame({{'x': range(5), 'y': [{k}] * 5}})")
         elif kind == 4:
             statements += [
-                "fig, ax = plt.subplots(figsize=(3, 1.6))",
+                # constrained: the tick labels inside the figure (a 1.6-inch figure with
+                # matplotlib's default margins cuts them off, in a window as here)
+                'fig, ax = plt.subplots(figsize=(3, 1.6), layout="constrained")',
                 f"ax.plot([0, 1, 2], [{k}, 1, {k % 3}])",
                 "plt.show()",
             ]
@@ -94,6 +96,40 @@ def assert_aligned(rows: list[dict[str, float]], count: int) -> float:
     return worst
 
 
+#: In the page: each output image's size against its natural size, and every box around
+#: it up to its statement that would clip it (content taller or wider than the box).
+IMAGES = """() => [...document.querySelectorAll('.jp-pdit-View .jp-pdit-item img')].map(img => {
+    const box = img.getBoundingClientRect();
+    const clipping = [];
+    for (let n = img.parentElement; n && !n.classList.contains('jp-pdit-outputs');
+         n = n.parentElement) {
+        const style = getComputedStyle(n);
+        if ((style.overflowY !== 'visible' && n.scrollHeight > n.clientHeight + 1)
+            || (style.overflowX !== 'visible' && n.scrollWidth > n.clientWidth + 1)
+            || style.maxHeight !== 'none') {
+            clipping.push(n.className);
+        }
+    }
+    return {complete: img.complete, height: box.height, width: box.width,
+            naturalHeight: img.naturalHeight, naturalWidth: img.naturalWidth, clipping};
+})"""
+
+
+def assert_images_whole(page: Any, count: int) -> None:
+    """Every output image shows at its natural size, and nothing around it clips it."""
+    page.wait_for_function(
+        """n => [...document.querySelectorAll('.jp-pdit-View .jp-pdit-item img')]
+            .filter(img => img.complete && img.naturalHeight > 0).length === n""",
+        arg=count,
+    )
+    images = page.evaluate(IMAGES)
+    assert len(images) == count
+    for image in images:
+        assert abs(image["height"] - image["naturalHeight"]) < 0.5, image
+        assert abs(image["width"] - image["naturalWidth"]) < 0.5, image
+        assert image["clipping"] == [], image
+
+
 def run_all(page: Any, count: int) -> None:
     page.locator(f"{VIEW} .cm-content").click()
     page.keyboard.press("Control+Shift+Enter")
@@ -134,6 +170,7 @@ def test_outputs_level_with_their_lines_through_edits(
     open_pdit(page, lab, "layout.py")
     run_all(page, count)
     page.locator(f"{VIEW} .jp-pdit-item img").first.wait_for()
+    assert_images_whole(page, layout_script().count("plt.show()"))
     before = measure(page)
     worst_before = assert_aligned(before, count)
     starts = line_starts(page)

@@ -261,6 +261,20 @@ def test_contextual_help_is_jupyterlabs_inspector_on_the_kernel(lab: Lab, contex
     page.keyboard.press("End")
     page.keyboard.type("\nlen")
     panel.locator(".jp-Inspector-content", has_text="Return the number of items").wait_for()
+    # closed, then opened from the command palette (Ctrl+I inside the editor is
+    # CodeMirror's): it shows the view kernel's answer for the name at the cursor at once
+    run_command(page, "inspector:close")
+    panel.wait_for(state="detached")
+    page.locator(".jp-pdit-View:visible .cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.press("ArrowLeft")  # after `len`
+    run_command(page, "apputils:activate-command-palette")
+    page.keyboard.type("Show Contextual Help")
+    palette_item = page.locator(".lm-CommandPalette-item", has_text="Show Contextual Help")
+    palette_item.first.wait_for()
+    page.keyboard.press("Enter")
+    panel.locator(".jp-Inspector-content", has_text="Return the number of items").wait_for()
+    shot(page, "contextual-help-palette")
 
 
 def test_running_panel_names_the_document_and_export_downloads(lab: Lab, context: Any) -> None:

@@ -50,8 +50,9 @@ RUNNING = "print('partial output')\nimport time\ntime.sleep(600)\nprint('never')
 
 
 def partial(rows: dict[str, tuple[str, dict[str, Any]]]) -> bool:
-    """The running execution's record holds its output so far."""
-    return "cut" in rows and "partial output" in json.dumps(rows["cut"][1])
+    """The running execution's record holds its output so far (its results, not the
+    statements' ``source``, which names the text too)."""
+    return "cut" in rows and "partial output" in json.dumps(rows["cut"][1].get("results"))
 
 
 async def start_and_queue(client: Any) -> None:

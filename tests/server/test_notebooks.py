@@ -650,7 +650,7 @@ async def test_cell_mode_runs_the_source_as_one_notebook_cell(gateway):
 
             events = await execute("a = 1\na + 1\n3\n\n\n")
             assert [e["expressions"] for e in events if e["type"] == "expressions"] == [
-                [{"index": 0, "lineStart": 1, "lineEnd": 3}]
+                [{"index": 0, "lineStart": 1, "lineEnd": 3, "source": "a = 1\na + 1\n3"}]
             ]
             done = result(events)
             assert [i["content"] for i in done["output"]] == ["3"]  # only the last expression

@@ -44,6 +44,13 @@ export interface ExpressionInfo {
   index: number;
   lineStart: number;
   lineEnd: number;
+  /**
+   * The statement's lines of the script as sent, joined with `\n` (in `expressions`
+   * and snapshots; absent in `cancelled` and from an older gateway).
+   */
+  source?: string;
+  /** A `changed` run keeps this statement: it does not run, its last result is sent again. */
+  cached?: boolean;
 }
 
 interface Sequenced {
@@ -102,6 +109,8 @@ export interface ResultEvent extends StatementFields {
   durationMs: number;
   executionCount: number | null;
   exitCode?: number;
+  /** A kept statement of a `changed` run: its last run's result, not run again. */
+  cached?: boolean;
 }
 export interface CancelledEvent extends Sequenced {
   type: 'cancelled';
@@ -264,7 +273,8 @@ export interface ExecuteOptions {
   /** Seconds for the whole execution (0 = none); overrides the server's default. */
   timeout?: number;
   whenBusy?: 'queue' | 'reject';
-  mode?: 'statements' | 'cell';
+  /** `changed`: run only what an edit may have changed (an incremental rerun). */
+  mode?: 'statements' | 'changed' | 'cell';
   allowErrors?: boolean;
   storeHistory?: boolean;
   /** Whether `input()` asks this client (`input-request`); default: true in statements mode. */
