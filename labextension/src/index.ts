@@ -42,7 +42,11 @@ import {
   showTooltip,
   shutDown
 } from './lab';
+// Both are needed at once: the inspector's handlers are registered in activate(), and a view's
+// kernel link must exist before the view becomes current (the status bar item asks then).
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { addInspection } from './inspector';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { PditKernelLink } from './sessioncontext';
 import {
   PditDocumentWidget,
