@@ -269,8 +269,12 @@ def _result_shares(call: Call, stable: Mapping[str, str], bound: Iterable[str]) 
         kind, state = classify_call(what)
         if kind == "unknown":
             return call.passed | {call.root}  # it may return what the module holds
-        # pyplot's figures hold the figures and axes its functions return
-        return call.passed | ({FIGURES} if state == FIGURES else frozenset())
+        if state == FIGURES:
+            # pyplot's figures hold what its functions return (``fig, ax = plt.subplots()``,
+            # ``lines = plt.plot(data)``), which holds what they drew (a change of ``data``
+            # changes the figures: see call_changes), as ``ax.plot(data)`` does.
+            return frozenset({FIGURES})
+        return call.passed  # ``np.asarray(xs)``, ``random.choice(rows)``
     if call.method is None:
         # A function of the script: the result may hold what it was passed, and may be
         # (or carry) the function itself (``handler = make()``).
