@@ -141,6 +141,12 @@ class Effects:
         Names it binds to a value that iterating does not change: a list, tuple, set, dict,
         string or number literal, display or comprehension, or a call of ``list``, ``tuple``,
         ``set``, ``dict``, ``sorted``, ``range``, ``str``, ...
+    collection_functions : frozenset of str
+        Functions it defines (undecorated, not generators) whose every ``return`` returns
+        such a value.
+    results : tuple of (str, str)
+        ``(name, function)`` for each ``name = function(...)`` of a global function: the name
+        holds a collection when the function is one of ``collection_functions``.
     calls : tuple of Call
         Its calls of methods (``xs.append(1)``, ``np.mean(xs)``) and of global names
         (``load()``, ``shuffle(xs)``), now or in the bodies it defines, but known pure
@@ -166,6 +172,8 @@ class Effects:
     barrier: tuple[str, ...] = ()
     iterates: frozenset[str] = frozenset()
     collections: frozenset[str] = frozenset()
+    collection_functions: frozenset[str] = frozenset()
+    results: tuple[tuple[str, str], ...] = ()
     calls: tuple[Call, ...] = ()
     imports: tuple[tuple[str, str], ...] = ()
     creates_code: bool = False
@@ -567,6 +575,8 @@ class _Walker:
                   bool, bool, bool]
         ] = []  # fmt: skip
         self.import_kinds: dict[str, set[str | None]] = {}  # global name -> what binds it
+        self.collection_functions: set[str] = set()
+        self.results: list[tuple[str, str]] = []
         # Mutations and aliasing are recorded per (scope, name) and resolved at the end, so a
         # local that holds a global (``ys = xs; ys.append(1)`` in a function) mutates it.
         self.mutated: list[tuple[_Key, bool, bool]] = []  # key, immediate, deferred
@@ -704,6 +714,8 @@ class _Walker:
             barrier=tuple(self.barrier),
             iterates=frozenset(iterates),
             collections=frozenset(n for n, known in self.bound_kind.items() if known),
+            collection_functions=frozenset(self.collection_functions),
+            results=tuple(self.results),
             calls=tuple(
                 Call(
                     root,
@@ -738,6 +750,8 @@ class _Walker:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             self.function(scope, node.args, node.body, node.decorator_list, node.returns)
             self.bind(scope, node.name)
+            if scope.kind == "module" and _returns_collections(node):
+                self.collection_functions.add(node.name)
         elif isinstance(node, ast.ClassDef):
             self.klass(scope, node)
         elif isinstance(node, ast.Assign):
@@ -745,6 +759,13 @@ class _Walker:
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     self.bind(scope, target.id, sources, _is_collection(node.value))
+                    value = node.value
+                    if (
+                        scope.kind == "module"
+                        and isinstance(value, ast.Call)
+                        and isinstance(value.func, ast.Name)
+                    ):
+                        self.results.append((target.id, value.func.id))
                     continue
                 if isinstance(target, ast.Tuple | ast.List):
                     self.iterate(scope, sources)  # unpacking iterates the value
@@ -1129,6 +1150,19 @@ def _is_collection(node: ast.expr) -> bool:
         and isinstance(node.func, ast.Name)
         and node.func.id in _COLLECTION_BUILTINS
     )
+
+
+def _returns_collections(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether the function returns a value iterating does not consume (see _is_collection)."""
+    if isinstance(node, ast.AsyncFunctionDef) or node.decorator_list:
+        return False
+    returns = []
+    for child in _own_nodes(node.body):
+        if isinstance(child, ast.Yield | ast.YieldFrom | ast.Await):
+            return False  # a generator
+        if isinstance(child, ast.Return):
+            returns.append(child.value)
+    return bool(returns) and all(v is not None and _is_collection(v) for v in returns)
 
 
 def _dotted(node: ast.expr) -> str | None:

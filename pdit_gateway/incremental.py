@@ -105,6 +105,7 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
     # edges[a]: the names whose objects may change when a's object is changed in place.
     edges: dict[str, set[str]] = {}
     collections: set[str] = set()
+    collection_functions: set[str] = set()  # functions whose results are collections
     bound: set[str] = set()
     stable = stable_imports(
         [(e.imports, e.binds | e.lazy_binds, bool(e.barrier) or BARRIER in e.lazy_reads)
@@ -208,6 +209,9 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
                 carry_writes[name] = carry_writes.get(name, frozenset()) | new_writes
         collections -= effect.binds
         collections |= effect.collections
+        collections |= {name for name, f in effect.results if f in collection_functions}
+        collection_functions -= effect.binds
+        collection_functions |= effect.collection_functions
         bound |= effect.binds
         imported = dict(effect.imports)
         flows.append(

@@ -300,3 +300,29 @@ def test_a_module_held_by_another_name_changes_the_module_state() -> None:
 def test_a_method_of_a_module_call_result_is_conservative() -> None:
     script = "import numpy as np\nxs = [1, 2]\nnp.random.default_rng(0).shuffle(xs)\n"
     assert "xs" in writes(script)[-1]
+
+
+# --- values a function of the script returns --------------------------------------------------------
+
+
+def test_the_result_of_a_function_returning_a_list_is_not_consumed_by_iterating() -> None:
+    script = "def load():\n    return list(range(9))\ndata = load()\nprint(sum(data))\n"
+    assert writes(script)[-1] == set()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    return iter(xs)",
+        "    yield 1\n    return [1]",
+        "    if c:\n        return [1]\n    return other",
+    ],
+)
+def test_the_result_of_other_functions_may_be_an_iterator(body: str) -> None:
+    script = f"def load():\n{body}\ndata = load()\nprint(sum(data))\n"
+    assert "data" in writes(script)[-1]
+
+
+def test_a_rebound_function_no_longer_returns_a_list() -> None:
+    script = "def load():\n    return [1]\nload = iter\ndata = load(xs)\nprint(sum(data))\n"
+    assert "data" in writes(script)[-1]
