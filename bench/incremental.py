@@ -78,6 +78,13 @@ def script(round_: int, loader: str = "loop") -> str:
     return "\n".join(lines) + "\n"
 
 
+def draw_script(round_: int) -> str:
+    """Return the figure statements of the ``"plot"`` script alone, after its data."""
+    plot = script(round_, "plot").split("\n")
+    figure = plot[plot.index("plt.figure(figsize=(4, 3))") :]
+    return "\n".join(["import matplotlib.pyplot as plt", "data = list(range(1000))", *figure])
+
+
 async def gateway_execute(wire: Wire, text: str, execution_id: str, **fields: Any) -> float:
     """Send one ``execute``; return the seconds until its ``complete`` arrived (it must be ok)."""
     deadline = Deadline()
@@ -98,7 +105,8 @@ async def gateway_execute(wire: Wire, text: str, execution_id: str, **fields: An
 async def measure(rounds: int, with_pdit: bool, venv: Path) -> dict[str, Any]:
     """Run every variant ``rounds`` times; return the seconds of each run, by variant."""
     times: dict[str, list[float]] = {
-        "changed": [], "full": [], "pdit": [], "function": [], "plot": [], "plot-full": []
+        "changed": [], "full": [], "pdit": [], "function": [], "plot": [], "plot-full": [],
+        "draw": [],
     }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="pdit-incremental-") as tmp:
         workdir = Path(tmp)
@@ -159,6 +167,13 @@ async def measure(rounds: int, with_pdit: bool, venv: Path) -> dict[str, Any]:
                     f"full {times['plot-full'][-1]:.2f} s",
                     file=sys.stderr,
                 )
+            # what drawing the figure costs: its four statements alone, after one list
+            drawing = str(workdir / "draw.py")
+            for r in range(1, rounds + 1):
+                times["draw"].append(
+                    await gateway_execute(wire, draw_script(r), f"draw-{r}", scriptName=drawing)
+                )
+                print(f"round {r}: draw {times['draw'][-1] * 1000:.1f} ms", file=sys.stderr)
             wire.close()
             if pdit is not None:
                 await pdit.start()
@@ -193,6 +208,7 @@ def table(result: dict[str, Any]) -> str:
         "function": 'gateway, `mode: "changed"`, the loader a function (`data = load()`)',
         "plot": 'gateway, `mode: "changed"`, a plot title edited at the bottom (figure redrawn)',
         "plot-full": 'gateway, `mode: "statements"`, the same plot script (full rerun)',
+        "draw": "gateway, the figure's four statements alone (a script of just them): the draw",
     }
     rows = [
         "| rerun after editing the last statement | median | min – max |",
@@ -220,7 +236,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
 
-    order = ("changed", "full", "pdit", "function", "plot", "plot-full")
+    order = ("changed", "full", "pdit", "function", "plot", "plot-full", "draw")
     names = [k for k in order if result["times"].get(k)]
     labels = {
         "changed": "gateway\nchanged",
@@ -229,8 +245,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
         "function": "gateway changed,\nloader a function",
         "plot": "gateway changed,\nplot title",
         "plot-full": "gateway full,\nplot title",
+        "draw": "the figure's\nstatements alone",
     }
-    fig, ax = plt.subplots(figsize=(9, 3.4), dpi=120)
+    fig, ax = plt.subplots(figsize=(10, 3.6), dpi=120)
     for position, name in enumerate(names):
         values = [v * 1000 for v in result["times"][name]]
         ax.scatter([position] * len(values), values, s=14, alpha=0.6)
