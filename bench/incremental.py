@@ -242,10 +242,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
         "changed": "gateway\nchanged",
         "full": "gateway\nfull rerun",
         "pdit": "pdit 0.7.0",
-        "function": "gateway changed,\nloader a function",
-        "plot": "gateway changed,\nplot title",
-        "plot-full": "gateway full,\nplot title",
-        "draw": "the figure's\nstatements alone",
+        "function": "changed,\nloader a\nfunction",
+        "plot": "changed,\nplot title",
+        "plot-full": "full rerun,\nplot title",
+        "draw": "the figure\nalone",
     }
     fig, ax = plt.subplots(figsize=(10, 3.6), dpi=120)
     for position, name in enumerate(names):
