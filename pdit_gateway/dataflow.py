@@ -17,6 +17,8 @@ __all__ = [
     "FIGURES",
     "FILES",
     "PURE_METHODS",
+    "STATES",
+    "VALUE_METHODS",
     "Call",
     "Effects",
     "analyze_source",
@@ -370,6 +372,20 @@ PURE_METHODS = frozenset(
         "symmetric_difference", "issubset", "issuperset", "isdisjoint",
     }
 )  # fmt: skip
+
+
+# Methods of lists, dicts, sets, deques and arrays that change them; no module with a state
+# has a function of these names (``plt.title("x")`` is not one of them).
+VALUE_METHODS = frozenset(
+    {
+        "append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
+        "setdefault", "popitem", "add", "discard", "difference_update", "intersection_update",
+        "symmetric_difference_update", "appendleft", "extendleft", "popleft", "rotate",
+        "resize", "itemset", "setflags",
+    }
+)  # fmt: skip
+STATES = frozenset(_STATE_MODULES.values())
+"""The pseudo-names of the modules' states (``<state:random>``, :data:`FIGURES`, ...)."""
 
 
 def classify_call(what: str) -> tuple[str, str | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import builtins
 import difflib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -11,6 +12,8 @@ from pdit_gateway.dataflow import (
     BARRIER,
     FIGURES,
     PURE_METHODS,
+    STATES,
+    VALUE_METHODS,
     Call,
     Effects,
     analyze_statement,
@@ -366,16 +369,34 @@ def call_changes(
             changed = state_reads | set(call.out) | (passed if call.inplace else set())
             return changed, state_reads, links, False
         return _unknown_call({call.root}, passed, stable)
+    links = [(a, b) for a in passed for b in passed if a != b]
+    if call.method is None and _outside(call.root, bound):
+        # a name from outside the statements (another execution's ``shuffle`` or ``title``
+        # imported by the script): it may be any module's function
+        return passed | STATES, set(STATES), links, False
     if call.method is None:
-        return passed, set(), [(a, b) for a in passed for b in passed if a != b], False
+        return passed, set(), links, False
     receivers = set(call.receivers)
     if not receivers and call.root is None and call.method in PURE_METHODS and not call.inplace:
         return set(call.out), set(), [], False  # ``", ".join(names)``: a method of a literal
     if not _value_method(call, stable, bound):
-        return _unknown_call(receivers, passed, stable)
+        changed, state_reads, links, held = _unknown_call(receivers, passed, stable)
+        direct = call.root is None or "." not in call.path
+        known = direct and call.method in PURE_METHODS | VALUE_METHODS
+        if not known and any(r not in stable and _outside(r, bound) for r in receivers):
+            # ``plt.title("x")`` run alone: ``plt`` may be any module (``xs.append(1)``
+            # and ``data.mean()`` are taken for a value's)
+            changed |= STATES
+            state_reads |= STATES
+        return changed, state_reads, links, held
     if call.method in PURE_METHODS and not call.inplace:
         return set(call.out), set(), [], False
     return receivers | set(call.out), set(), [(p, r) for p in passed for r in receivers], True
+
+
+def _outside(name: str | None, bound: Iterable[str]) -> bool:
+    """Whether a name is none the statements bind, nor a builtin."""
+    return name is not None and name not in bound and not hasattr(builtins, name)
 
 
 def _unknown_call(

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from pdit_gateway.dataflow import FIGURES, analyze_source, analyze_statement, classify_call
+from pdit_gateway.dataflow import (
+    FIGURES,
+    STATES,
+    analyze_source,
+    analyze_statement,
+    classify_call,
+)
 from pdit_gateway.incremental import RunRecord, plan_rerun, record_run, resolve_flows
 from pdit_gateway.splitter import split_script
 
@@ -326,3 +332,29 @@ def test_the_result_of_other_functions_may_be_an_iterator(body: str) -> None:
 def test_a_rebound_function_no_longer_returns_a_list() -> None:
     script = "def load():\n    return [1]\nload = iter\ndata = load(xs)\nprint(sum(data))\n"
     assert "data" in writes(script)[-1]
+
+
+# --- statements analysed without the script's imports (another execution of the session) ----------
+
+
+@pytest.mark.parametrize("code", ['plt.title("x")', "shuffle(xs)", "np.random.seed(3)"])
+def test_a_call_through_a_name_from_outside_may_change_any_module_state(code: str) -> None:
+    (changed,) = writes(code + "\n")
+    assert changed >= STATES
+
+
+@pytest.mark.parametrize("code", ["next(g)", "xs = [1]\nxs.sort()", "print(data.mean())"])
+def test_builtins_and_values_of_the_statements_change_no_module_state(code: str) -> None:
+    assert not STATES & writes(code + "\n")[-1]
+
+
+def test_a_figure_drawn_on_by_another_execution_is_drawn_again() -> None:
+    script = LOADER + 'plt.figure()\nlines = plt.plot(data)\nplt.title("a")\nplt.show()\n'
+    (touched,) = writes('plt.title("from a cell")\n')
+    runs, kept = plan_after(script, script, touched=frozenset(touched))
+    # the cell's ``plt`` may be anything it changed: its import runs too
+    assert runs == [
+        "import matplotlib.pyplot as plt", "plt.figure()", "lines = plt.plot(data)",
+        'plt.title("a")', "plt.show()",
+    ]  # fmt: skip
+    assert "data = load()" in kept
