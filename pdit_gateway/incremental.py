@@ -526,9 +526,10 @@ def plan_rerun(
     ``ok``; when a name it reads (see :class:`Flow`) would not have the value it had in the
     last run — its latest writer in script order is another statement than last time, or
     runs now; when a statement that runs needs a value the namespace no longer holds (a
-    later statement of the last run overwrote it), which reruns that value's writer; and at
-    the end, so that every name the script binds holds what a full run leaves. A barrier
-    reads and writes everything.
+    later statement of the last run overwrote it), which reruns that value's writer (but
+    an import: a module name is never restored by importing it again, which gives back the
+    same module); and at the end, so that every name the script binds holds what a full run
+    leaves. A barrier reads and writes everything.
 
     Parameters
     ----------
