@@ -1,7 +1,9 @@
 """Measure an incremental rerun (``mode: "changed"``) beside a full rerun and pdit 0.7.0's rerun.
 
 The script loads its data for 2 s (``time.sleep(2)`` in its loader) and has 50 more statements;
-each round edits its last statement and reruns it. The time is the client's, from sending the
+each round edits its last statement and reruns it. A third script loads the same way and ends with a
+figure (``plt.figure()``, ``plt.plot(data)``, ``plt.title(...)``, ``plt.show()``); each round edits
+the title. The time is the client's, from sending the
 ``execute`` to receiving its ``complete`` (the gateway's overhead and the socket included).
 
 Run: ``python bench/incremental.py`` (about two minutes; it uses pdit's venv under
@@ -41,8 +43,9 @@ def script(round_: int, loader: str = "loop") -> str:
     """Return the benchmark script with its last statement as in round ``round_``.
 
     ``loader`` ``"loop"``: the loader is a loop reading four chunks of 0.5 s; ``"function"``:
-    it is a function, ``data = load()``, whose body calls ``time.sleep(2)`` (see
-    docs/semantics.md: every statement that uses ``data`` then reruns).
+    it is a function, ``data = load()``, whose body calls ``time.sleep(2)``; ``"plot"``: that
+    function, and the script ends with a figure whose title is edited (the rerun redraws the
+    figure: ``plt.figure()``, ``plt.plot(data)``, the title and ``plt.show()`` run).
     """
     if loader == "loop":
         lines = [
@@ -55,14 +58,31 @@ def script(round_: int, loader: str = "loop") -> str:
     else:
         lines = [
             "import time",
+            *(["import matplotlib.pyplot as plt"] if loader == "plot" else []),
             "def load():",
             "    time.sleep(2)  # the loader: reading the data takes 2 s",
             "    return list(range(1000))",
             "data = load()",
         ]
+    if loader == "plot":
+        lines += [f"v{i} = data[{i}] * 2" for i in range(MORE_STATEMENTS - 4)]
+        lines += [
+            "plt.figure(figsize=(4, 3))",
+            "plt.plot(data)",
+            f"plt.title('round {round_}')",
+            "plt.show()",
+        ]
+        return "\n".join(lines) + "\n"
     lines += [f"v{i} = data[{i}] * 2" for i in range(MORE_STATEMENTS - 1)]
     lines.append(f"print('round {round_}:', sum(data) + v0)")
     return "\n".join(lines) + "\n"
+
+
+def draw_script(round_: int) -> str:
+    """Return the figure statements of the ``"plot"`` script alone, after its data."""
+    plot = script(round_, "plot").split("\n")
+    figure = plot[plot.index("plt.figure(figsize=(4, 3))") :]
+    return "\n".join(["import matplotlib.pyplot as plt", "data = list(range(1000))", *figure])
 
 
 async def gateway_execute(wire: Wire, text: str, execution_id: str, **fields: Any) -> float:
@@ -84,7 +104,10 @@ async def gateway_execute(wire: Wire, text: str, execution_id: str, **fields: An
 
 async def measure(rounds: int, with_pdit: bool, venv: Path) -> dict[str, Any]:
     """Run every variant ``rounds`` times; return the seconds of each run, by variant."""
-    times: dict[str, list[float]] = {"changed": [], "full": [], "pdit": [], "function": []}
+    times: dict[str, list[float]] = {
+        "changed": [], "full": [], "pdit": [], "function": [], "plot": [], "plot-full": [],
+        "draw": [],
+    }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="pdit-incremental-") as tmp:
         workdir = Path(tmp)
         name = str(workdir / "analysis.py")
@@ -114,7 +137,7 @@ async def measure(rounds: int, with_pdit: bool, venv: Path) -> dict[str, Any]:
                     f"full {times['full'][-1]:.2f} s",
                     file=sys.stderr,
                 )
-            # the loader as a function: the analysis cannot tell data from a closure of load
+            # the loader as a function, data = load()
             other = str(workdir / "functions.py")
             await gateway_execute(wire, script(0, "function"), "warm-f", scriptName=other)
             for r in range(1, rounds + 1):
@@ -125,6 +148,32 @@ async def measure(rounds: int, with_pdit: bool, venv: Path) -> dict[str, Any]:
                     )
                 )  # fmt: skip
                 print(f"round {r}: function {times['function'][-1]:.2f} s", file=sys.stderr)
+            # a figure at the bottom: its title edited
+            figure = str(workdir / "figure.py")
+            await gateway_execute(wire, script(0, "plot"), "warm-p", scriptName=figure)
+            for r in range(1, rounds + 1):
+                times["plot"].append(
+                    await gateway_execute(
+                        wire, script(r, "plot"), f"plot-{r}", scriptName=figure, mode="changed"
+                    )
+                )
+                times["plot-full"].append(
+                    await gateway_execute(
+                        wire, script(r, "plot"), f"plot-full-{r}", scriptName=figure
+                    )
+                )
+                print(
+                    f"round {r}: plot {times['plot'][-1] * 1000:.1f} ms, "
+                    f"full {times['plot-full'][-1]:.2f} s",
+                    file=sys.stderr,
+                )
+            # what drawing the figure costs: its four statements alone, after one list
+            drawing = str(workdir / "draw.py")
+            for r in range(1, rounds + 1):
+                times["draw"].append(
+                    await gateway_execute(wire, draw_script(r), f"draw-{r}", scriptName=drawing)
+                )
+                print(f"round {r}: draw {times['draw'][-1] * 1000:.1f} ms", file=sys.stderr)
             wire.close()
             if pdit is not None:
                 await pdit.start()
@@ -157,13 +206,16 @@ def table(result: dict[str, Any]) -> str:
         "full": 'gateway, `mode: "statements"` (full rerun)',
         "pdit": "pdit 0.7.0 (its rerun: the whole script)",
         "function": 'gateway, `mode: "changed"`, the loader a function (`data = load()`)',
+        "plot": 'gateway, `mode: "changed"`, a plot title edited at the bottom (figure redrawn)',
+        "plot-full": 'gateway, `mode: "statements"`, the same plot script (full rerun)',
+        "draw": "gateway, the figure's four statements alone (a script of just them): the draw",
     }
     rows = [
         "| rerun after editing the last statement | median | min – max |",
         "| --- | --- | --- |",
     ]
     for key, label in labels.items():
-        values = result["times"][key]
+        values = result["times"].get(key)
         if not values:
             continue
         rows.append(
@@ -184,14 +236,18 @@ def plot(result: dict[str, Any], path: Path) -> None:
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
 
-    names = [k for k in ("changed", "full", "pdit", "function") if result["times"][k]]
+    order = ("changed", "full", "pdit", "function", "plot", "plot-full", "draw")
+    names = [k for k in order if result["times"].get(k)]
     labels = {
         "changed": "gateway\nchanged",
         "full": "gateway\nfull rerun",
         "pdit": "pdit 0.7.0",
-        "function": "gateway changed,\nloader a function",
+        "function": "changed,\nloader a\nfunction",
+        "plot": "changed,\nplot title",
+        "plot-full": "full rerun,\nplot title",
+        "draw": "the figure\nalone",
     }
-    fig, ax = plt.subplots(figsize=(7, 3.4), dpi=120)
+    fig, ax = plt.subplots(figsize=(10, 3.6), dpi=120)
     for position, name in enumerate(names):
         values = [v * 1000 for v in result["times"][name]]
         ax.scatter([position] * len(values), values, s=14, alpha=0.6)

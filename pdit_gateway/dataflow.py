@@ -14,11 +14,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BARRIER",
+    "FIGURES",
     "FILES",
+    "PURE_METHODS",
+    "STATES",
+    "VALUE_METHODS",
+    "Call",
     "Effects",
     "analyze_source",
     "analyze_statement",
+    "call_name",
+    "classify_call",
     "module_name",
+    "state_of",
+    "states_within",
 ]
 
 # Pseudo-names: they are not identifiers, so no script can bind them.
@@ -29,9 +38,61 @@ BARRIER = "<barrier>"
 """In ``lazy_reads``: a function body the analysis cannot see through (callers become barriers)."""
 
 
+FIGURES = "<figures>"
+"""pyplot's figures: written by every call of matplotlib, pyplot or seaborn, and by plot methods."""
+
+
+def call_name(index: int) -> str:
+    """Return the pseudo-name standing for what the result of a statement's call ``index`` shares.
+
+    It appears in ``Effects`` (aliases, mutations, iterations, calls) in place of the names
+    the call was passed, which the result shares when the callee is not a value's method;
+    :func:`pdit_gateway.incremental.resolve_flows` replaces it.
+    """
+    return f"<call:{index}>"
+
+
 def module_name(name: str) -> str:
     """Return the pseudo-name read by a statement that imports the top-level module ``name``."""
     return f"<module:{name}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call whose effect depends on what its callee's root name is bound to (``Effects.calls``).
+
+    Attributes
+    ----------
+    root : str or None
+        The global name the callee's dotted path starts with (``np`` in ``np.random.seed(1)``,
+        ``load`` in ``load()``); ``None`` when the callee is not such a path (a method of a
+        call's result: ``df.groupby("a").sum()``).
+    path : str
+        The rest of the dotted path (``random.seed``; empty for a plain name).
+    method : str or None
+        The attribute called (``seed``); ``None`` for a plain name.
+    receivers : frozenset of str
+        Global names the object whose method is called may be (empty for a plain name).
+    passed : frozenset of str
+        Global names whose objects are passed, positionally or by keyword.
+    out : frozenset of str
+        Those passed as ``out=``, ``ax=``, ``axes=``, ``cax=``, ``fig=`` or ``figure=``: an
+        object the call writes into.
+    inplace : bool
+        ``inplace=`` is given a value other than a literal ``False`` (or ``**kwargs``).
+    now, later : bool
+        The call runs while the statement runs; it runs later (in a function body).
+    """
+
+    root: str | None
+    path: str
+    method: str | None
+    receivers: frozenset[str]
+    passed: frozenset[str]
+    out: frozenset[str] = frozenset()
+    inplace: bool = False
+    now: bool = True
+    later: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +110,11 @@ class Effects:
         ``def``/``class``, ``del``, loop/``with``/``except``/``match`` targets, a walrus in a
         comprehension), and :data:`FILES` when it may write files.
     mutates : frozenset of str
-        Global names whose objects it may change in place: the receiver of a method call
-        (``xs.append(1)``, ``df.dropna(inplace=True)``), the root of an attribute or subscript
-        store or ``del`` (``obj.a = 1``, ``d["k"] = 1``), the target of an augmented
-        assignment, and every name passed to a call that is not a known pure builtin.
+        Global names whose objects it may change in place: the root of an attribute or
+        subscript store or ``del`` (``obj.a = 1``, ``d["k"] = 1``), the target of an augmented
+        assignment, and every name passed to a function that is a local of a function body
+        or the result of a call. What the other calls change depends on what their callee
+        is bound to: see ``calls``.
     lazy_reads : frozenset of str
         Global names read by code the statement creates and that runs later: bodies of
         functions, lambdas, methods and generator expressions. Whoever reads the function's
@@ -60,7 +122,9 @@ class Effects:
         be analysed.
     lazy_writes : frozenset of str
         Global names that code bound or mutated by such bodies (``global x`` then
-        ``x = ...``; ``xs.append`` on a global ``xs``; a global passed to a call).
+        ``x = ...``; ``obj.a = 1`` on a global ``obj``); their calls are in ``calls``.
+    lazy_binds : frozenset of str
+        Those of ``lazy_writes`` that such bodies may bind (``global x`` then ``x = ...``).
     aliases : tuple of (str, frozenset of str)
         ``(name, sources)``: after the statement, the object named ``name`` may share
         structure with the objects named by ``sources`` (``ys = xs``, ``xs.append(y)``,
@@ -79,13 +143,21 @@ class Effects:
         Names it binds to a value that iterating does not change: a list, tuple, set, dict,
         string or number literal, display or comprehension, or a call of ``list``, ``tuple``,
         ``set``, ``dict``, ``sorted``, ``range``, ``str``, ...
-    method_calls : tuple of (frozenset of str, frozenset of str)
-        ``(receivers, passed)`` for each method call ``receiver.m(args)`` run by the statement
-        itself: the receiver counts as mutated (in ``mutates``); the names passed count as
-        mutated only when the receiver is a module (``random.shuffle(xs)``); otherwise the
-        receiver may hold them (``ax.plot(data)``). The planner decides, knowing the bindings.
-    imported : frozenset of str
-        Names it binds with ``import``.
+    collection_functions : frozenset of str
+        Functions it defines (undecorated, not generators) whose every ``return`` returns
+        such a value.
+    results : tuple of (str, str)
+        ``(name, function)`` for each ``name = function(...)`` of a global function: the name
+        holds a collection when the function is one of ``collection_functions``.
+    calls : tuple of Call
+        Its calls of methods (``xs.append(1)``, ``np.mean(xs)``) and of global names
+        (``load()``, ``shuffle(xs)``), now or in the bodies it defines, but known pure
+        builtins: what each changes depends on whether its root name is a module or a value,
+        which the planner knows (:func:`pdit_gateway.incremental.resolve_flows`).
+    imports : tuple of (str, str)
+        ``(name, what)`` for each global name that only ``import`` or ``from ... import``
+        binds in the statement, with the dotted name of what it binds (``np`` →
+        ``numpy``, ``plt`` → ``matplotlib.pyplot``, ``sqrt`` → ``math.sqrt``).
     creates_code : bool
         The statement creates code that outlives it (a function, lambda, method or
         generator): its line numbers show in later tracebacks and warnings.
@@ -96,18 +168,21 @@ class Effects:
     mutates: frozenset[str] = frozenset()
     lazy_reads: frozenset[str] = frozenset()
     lazy_writes: frozenset[str] = frozenset()
+    lazy_binds: frozenset[str] = frozenset()
     aliases: tuple[tuple[str, frozenset[str]], ...] = ()
     modules: frozenset[str] = frozenset()
     barrier: tuple[str, ...] = ()
     iterates: frozenset[str] = frozenset()
     collections: frozenset[str] = frozenset()
-    method_calls: tuple[tuple[frozenset[str], frozenset[str]], ...] = ()
-    imported: frozenset[str] = frozenset()
+    collection_functions: frozenset[str] = frozenset()
+    results: tuple[tuple[str, str], ...] = ()
+    calls: tuple[Call, ...] = ()
+    imports: tuple[tuple[str, str], ...] = ()
     creates_code: bool = False
 
     @property
     def writes(self) -> frozenset[str]:
-        """The names bound or mutated (not counting aliases or function bodies)."""
+        """The names bound or mutated (not counting calls, aliases or function bodies)."""
         return self.binds | self.mutates
 
 
@@ -143,6 +218,11 @@ _COLLECTION_BUILTINS = frozenset(
         "bytearray", "int", "float", "len", "sum", "min", "max", "abs", "round", "repr",
     }
 )  # fmt: skip
+# Keywords naming an object a call writes into (``np.add(a, b, out=c)``, ``sns.kdeplot(x, ax=ax)``).
+_OUT_KEYWORDS = frozenset({"out", "ax", "axes", "cax", "fig", "figure"})
+# Methods that draw into pyplot's current figure whatever the receiver (pandas' ``df.plot()``,
+# ``df.hist()``, ``df.boxplot()``, and every method of the ``df.plot`` accessor).
+_PLOT_METHODS = frozenset({"plot", "hist", "boxplot"})
 # Names whose use hides what a statement reads or writes.
 _BARRIER_NAMES = {
     "exec": "exec() runs code the analysis cannot see",
@@ -200,6 +280,175 @@ _NO_FILE_FUNCTIONS = frozenset(
         "pathlib.Path", "pathlib.PurePath",
     }
 )  # fmt: skip
+
+
+# --- what calls of well-known libraries change ----------------------------------------------
+#
+# Keyed by what the callee is (``numpy.mean``, whatever name the script imported it as).
+
+# Modules whose functions change neither what they are passed nor any state of their own
+# (the exceptions are in _ARGUMENT_CHANGERS and _OWN_STATE_FUNCTIONS). Deeper paths
+# (``numpy.ndarray.sort``, ``pandas.DataFrame.dropna``) are methods called through their
+# class: pure only when the method is in _PURE_METHODS.
+_PURE_MODULES = frozenset(
+    {
+        "math", "cmath", "statistics", "json", "os.path", "posixpath", "ntpath", "numpy",
+        "numpy.linalg", "numpy.fft", "pandas", "string", "re", "textwrap", "fractions",
+        "copy", "itertools", "collections", "time", "datetime", "difflib", "pprint",
+        "unicodedata", "base64", "hashlib", "binascii", "html", "urllib.parse", "shlex",
+        "fnmatch", "heapq", "bisect", "operator", "keyword",
+    }
+)  # fmt: skip
+# Modules with a state of their own, every call reading and changing it (the pseudo-name).
+_STATE_MODULES = {
+    "random": "<state:random>",
+    "numpy.random": "<state:numpy.random>",
+    "matplotlib": FIGURES,
+    "seaborn": FIGURES,
+    "pandas.plotting": FIGURES,
+}
+# Functions of those modules that change what they are passed (all of it, conservatively).
+_ARGUMENT_CHANGERS = frozenset(
+    {
+        "random.shuffle", "numpy.random.shuffle", "numpy.copyto", "numpy.put", "numpy.place",
+        "numpy.putmask", "numpy.fill_diagonal", "numpy.put_along_axis", "heapq.heappush",
+        "heapq.heappop", "heapq.heapify", "heapq.heapreplace", "heapq.heappushpop",
+        "bisect.insort", "bisect.insort_left", "bisect.insort_right", "json.dump",
+        "json.load", "numpy.nan_to_num", "operator.setitem", "operator.delitem",
+        "operator.iadd", "operator.iand", "operator.iconcat", "operator.ifloordiv",
+        "operator.ilshift", "operator.imod", "operator.imul", "operator.imatmul", "operator.ior",
+        "operator.ipow", "operator.irshift", "operator.isub", "operator.itruediv",
+        "operator.ixor", "matplotlib.pyplot.setp",
+        "matplotlib.artist.setp", "matplotlib.pyplot.colorbar", "matplotlib.pyplot.sca",
+        "matplotlib.pyplot.close", "matplotlib.pyplot.delaxes", "matplotlib.pyplot.savefig",
+    }
+)  # fmt: skip
+# Functions of those modules that create a new object and touch no state (a seeded generator).
+_FRESH_FUNCTIONS = frozenset(
+    {
+        "random.Random", "numpy.random.default_rng", "numpy.random.Generator",
+        "numpy.random.RandomState", "numpy.random.SeedSequence", "numpy.random.PCG64",
+        "numpy.random.MT19937", "numpy.random.Philox", "numpy.random.SFC64",
+    }
+)  # fmt: skip
+# Functions that set options of their module (how values print, how errors are raised):
+# treated as unknown calls (they change the module; its later users run again).
+_OWN_STATE_FUNCTIONS = frozenset(
+    {
+        "numpy.set_printoptions", "numpy.printoptions", "numpy.seterr", "numpy.errstate",
+        "numpy.seterrcall", "numpy.setbufsize", "pandas.set_option", "pandas.reset_option",
+        "pandas.option_context", "pandas.options", "re.purge",
+    }
+)  # fmt: skip
+# Methods known not to change their receiver or what they are passed (unless given
+# ``inplace=`` or ``out=``), common on numpy arrays, pandas objects, str, list, dict, set.
+PURE_METHODS = frozenset(
+    {
+        # reductions and statistics
+        "mean", "sum", "min", "max", "std", "var", "median", "prod", "cumsum", "cumprod",
+        "cummax", "cummin", "argmin", "argmax", "argsort", "idxmin", "idxmax", "all", "any",
+        "quantile", "describe", "nunique", "unique", "value_counts", "cov", "corr", "mode",
+        "sem", "skew", "kurt", "ptp", "nonzero", "dot", "round", "abs", "clip",
+        # new objects from old ones
+        "copy", "astype", "reshape", "ravel", "flatten", "transpose", "swapaxes", "squeeze",
+        "view", "take", "repeat", "searchsorted", "conj", "head", "tail", "groupby", "agg",
+        "aggregate", "rolling", "expanding", "ewm", "resample", "shift", "diff",
+        "pct_change", "rank", "isin", "isna", "isnull", "notna", "notnull", "between",
+        "duplicated", "drop_duplicates", "dropna", "fillna", "drop", "rename",
+        "sort_values", "sort_index", "reset_index", "set_index", "reindex", "merge", "join",
+        "pivot", "pivot_table", "melt", "stack", "unstack", "explode", "where", "mask",
+        "nlargest", "nsmallest", "select_dtypes", "assign", "equals", "memory_usage",
+        "to_numpy", "to_list", "tolist", "to_dict", "to_frame", "to_string", "to_records",
+        "tobytes", "item", "info", "filter",
+        # str
+        "format", "format_map", "split", "rsplit", "splitlines", "strip", "lstrip",
+        "rstrip", "lower", "upper", "capitalize", "casefold", "swapcase",
+        "replace", "startswith", "endswith", "find", "rfind", "index", "rindex", "count",
+        "isdigit", "isalpha", "isalnum", "isspace", "islower", "isupper", "isnumeric",
+        "isdecimal", "isidentifier", "zfill", "center", "ljust", "rjust", "rpartition",
+        "encode", "decode", "expandtabs", "removeprefix", "removesuffix", "translate",
+        # dict, set (reads)
+        "keys", "values", "items", "get", "union", "intersection", "difference",
+        "symmetric_difference", "issubset", "issuperset", "isdisjoint",
+    }
+)  # fmt: skip
+
+
+# Methods of lists, dicts, sets, deques and arrays that change them; no module with a state
+# has a function of these names (``plt.title("x")`` is not one of them).
+VALUE_METHODS = frozenset(
+    {
+        "append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
+        "setdefault", "popitem", "add", "discard", "difference_update", "intersection_update",
+        "symmetric_difference_update", "appendleft", "extendleft", "popleft", "rotate",
+        "resize", "itemset", "setflags",
+    }
+)  # fmt: skip
+STATES = frozenset(_STATE_MODULES.values())
+"""The pseudo-names of the modules' states (``<state:random>``, :data:`FIGURES`, ...)."""
+
+
+def classify_call(what: str) -> tuple[str, str | None]:
+    """Return what a call of the library object ``what`` (``numpy.mean``) changes.
+
+    Parameters
+    ----------
+    what : str
+        The callee's dotted name, through the import that bound its root.
+
+    Returns
+    -------
+    tuple of (str, str or None)
+        The kind — ``"pure"`` (nothing), ``"arguments"`` (what it is passed), ``"state"``
+        (its module's state), ``"unknown"`` (its module and what it is passed) — and the
+        pseudo-name of the module's state, if it has one.
+    """
+    module = _longest_module(what)
+    state = _STATE_MODULES.get(module) if module is not None else None
+    if what in _FRESH_FUNCTIONS:
+        return "pure", None
+    if what in _ARGUMENT_CHANGERS:
+        return "arguments", state
+    if module is None or _matches(what, _OWN_STATE_FUNCTIONS):
+        return "unknown", None
+    if state is not None:
+        return "state", state
+    rest = what[len(module) + 1 :].split(".") if what != module else []
+    if len(rest) > 1 and rest[-1] not in PURE_METHODS:
+        return "arguments", None  # a method through its class: ``numpy.ndarray.sort(a)``
+    return "pure", None
+
+
+def state_of(what: str) -> str | None:
+    """Return the pseudo-name of the state of the module ``what`` belongs to, if it has one."""
+    module = _longest_module(what)
+    return _STATE_MODULES.get(module) if module is not None else None
+
+
+def states_within(what: str) -> frozenset[str]:
+    """Return the state pseudo-names an object holding the module ``what`` may change.
+
+    ``r = np.random`` (or ``r = np``) then ``r.seed(1)`` changes numpy's random state.
+    """
+    return frozenset(
+        state
+        for module, state in _STATE_MODULES.items()
+        if what == module or what.startswith(module + ".") or module.startswith(what + ".")
+    )
+
+
+def _longest_module(what: str) -> str | None:
+    best: str | None = None
+    for module in (*_PURE_MODULES, *_STATE_MODULES):
+        if (what == module or what.startswith(module + ".")) and (
+            best is None or len(module) > len(best)
+        ):
+            best = module
+    return best
+
+
+def _matches(what: str, names: frozenset[str]) -> bool:
+    return any(what == n or what.startswith(n + ".") for n in names)
 
 
 def analyze_statement(statement: Statement) -> Effects:
@@ -336,8 +585,14 @@ class _Walker:
         self.creates_code = False
         self.iterated: list[tuple[_Key, bool, bool]] = []
         self.bound_kind: dict[str, bool] = {}  # global name -> bound to a collection
-        self.method_calls: list[tuple[frozenset[_Key], frozenset[_Key]]] = []
-        self.imported: set[str] = set()
+        # root, path, method, receivers, passed, out, inplace, immediate, deferred
+        self.calls: list[
+            tuple[str | None, str, str | None, frozenset[_Key], frozenset[_Key], frozenset[_Key],
+                  bool, bool, bool]
+        ] = []  # fmt: skip
+        self.import_kinds: dict[str, set[str | None]] = {}  # global name -> what binds it
+        self.collection_functions: set[str] = set()
+        self.results: list[tuple[str, str]] = []
         # Mutations and aliasing are recorded per (scope, name) and resolved at the end, so a
         # local that holds a global (``ys = xs; ys.append(1)`` in a function) mutates it.
         self.mutated: list[tuple[_Key, bool, bool]] = []  # key, immediate, deferred
@@ -366,12 +621,16 @@ class _Walker:
         name: str,
         sources: frozenset[_Key] = frozenset(),
         collection: bool = False,
+        imported: str | None = None,
     ) -> None:
         key = self.key(scope, name, store=True)
         if key[0] == 0:
             if scope.immediate:
                 self.binds.add(name)
                 self.bound_kind[name] = collection
+                self.import_kinds.setdefault(name, set()).add(
+                    imported if scope.kind == "module" else None
+                )
             if scope.deferred:
                 self.lazy_binds.add(name)
             if sources:
@@ -395,6 +654,10 @@ class _Walker:
 
     def pseudo_read(self, scope: _Scope, name: str) -> None:
         self._global_read(scope, name)
+
+    def figures(self, scope: _Scope) -> None:
+        self._global_read(scope, FIGURES)
+        self.mutate(scope, [(0, FIGURES)], frozenset())
 
     def files(self, scope: _Scope, write: bool) -> None:
         self._global_read(scope, FILES)
@@ -461,16 +724,35 @@ class _Walker:
             mutates=frozenset(mutates),
             lazy_reads=frozenset(self.lazy_reads),
             lazy_writes=frozenset(self.lazy_binds | lazy_mutates),
+            lazy_binds=frozenset(self.lazy_binds),
             aliases=tuple(sorted((n, frozenset(s)) for n, s in aliases.items())),
             modules=frozenset(self.modules),
             barrier=tuple(self.barrier),
             iterates=frozenset(iterates),
             collections=frozenset(n for n, known in self.bound_kind.items() if known),
-            method_calls=tuple(
-                (frozenset(self.globals_of(r)), frozenset(self.globals_of(a)))
-                for r, a in self.method_calls
+            collection_functions=frozenset(self.collection_functions),
+            results=tuple(self.results),
+            calls=tuple(
+                Call(
+                    root,
+                    path,
+                    method,
+                    receivers=frozenset(self.globals_of(receivers)),
+                    passed=frozenset(self.globals_of(passed)),
+                    out=frozenset(self.globals_of(out)),
+                    inplace=inplace,
+                    now=now,
+                    later=later,
+                )
+                for root, path, method, receivers, passed, out, inplace, now, later in self.calls
             ),
-            imported=frozenset(n for n in self.imported if self.bound_kind.get(n) is False),
+            imports=tuple(
+                sorted(
+                    (name, next(iter(kinds)))  # type: ignore[misc]
+                    for name, kinds in self.import_kinds.items()
+                    if len(kinds) == 1 and None not in kinds
+                )
+            ),
             creates_code=self.creates_code,
         )
 
@@ -484,6 +766,8 @@ class _Walker:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             self.function(scope, node.args, node.body, node.decorator_list, node.returns)
             self.bind(scope, node.name)
+            if scope.kind == "module" and _returns_collections(node):
+                self.collection_functions.add(node.name)
         elif isinstance(node, ast.ClassDef):
             self.klass(scope, node)
         elif isinstance(node, ast.Assign):
@@ -491,6 +775,13 @@ class _Walker:
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     self.bind(scope, target.id, sources, _is_collection(node.value))
+                    value = node.value
+                    if (
+                        scope.kind == "module"
+                        and isinstance(value, ast.Call)
+                        and isinstance(value.func, ast.Name)
+                    ):
+                        self.results.append((target.id, value.func.id))
                     continue
                 if isinstance(target, ast.Tuple | ast.List):
                     self.iterate(scope, sources)  # unpacking iterates the value
@@ -528,9 +819,8 @@ class _Walker:
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 self.module(scope, alias.name)
-                self.bind(scope, alias.asname or alias.name.split(".")[0])
-                if scope.kind == "module":
-                    self.imported.add(alias.asname or alias.name.split(".")[0])
+                top = alias.name.split(".")[0]
+                self.bind(scope, alias.asname or top, imported=alias.name if alias.asname else top)
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0 and node.module:
                 self.module(scope, node.module)
@@ -538,7 +828,9 @@ class _Walker:
                 if alias.name == "*":
                     self.stop(scope, "a star import binds names the analysis cannot list")
                 else:
-                    self.bind(scope, alias.asname or alias.name)
+                    absolute = node.level == 0 and node.module
+                    what = f"{node.module}.{alias.name}" if absolute else None
+                    self.bind(scope, alias.asname or alias.name, imported=what)
         elif isinstance(node, ast.Global):
             if scope.kind != "module":
                 scope.declared_global.update(node.names)
@@ -779,8 +1071,20 @@ class _Walker:
         passed: set[_Key] = set()
         for shared in positional:
             passed |= shared
+        out: set[_Key] = set()
+        inplace = False
         for keyword in node.keywords:
-            passed |= self.expr(scope, keyword.value)
+            shared = self.expr(scope, keyword.value)
+            passed |= shared
+            if keyword.arg in _OUT_KEYWORDS:
+                out |= shared
+            if keyword.arg is None or (
+                keyword.arg == "inplace"
+                and not (
+                    isinstance(keyword.value, ast.Constant) and keyword.value.value in (False, None)
+                )
+            ):
+                inplace = True
         name = func.id if isinstance(func, ast.Name) else None
         if name is not None and self.key(scope, name)[0] != 0:
             name = None  # a local, not the builtin
@@ -809,6 +1113,11 @@ class _Walker:
                 self.files(scope, write=False)
             elif prefix in _FILE_MODULES and dotted not in _NO_FILE_FUNCTIONS:
                 self.files(scope, write=True)
+            assert isinstance(func, ast.Attribute)
+            if attribute in _PLOT_METHODS or (
+                isinstance(func.value, ast.Attribute) and func.value.attr == "plot"
+            ):
+                self.figures(scope)  # ``df.plot()`` draws into pyplot's current figure
 
         if name in _ITERATING_BUILTINS:
             for shared in positional:
@@ -817,19 +1126,31 @@ class _Walker:
             return frozenset() if name in _FRESH_RESULT_BUILTINS else frozenset(passed)
         if name == "open":
             callee = frozenset()  # the file object shares nothing with the builtin
-        # A method call changes its receiver; any call may change what it is passed.
-        receivers = callee if isinstance(func, ast.Attribute) else frozenset()
-        if receivers and passed and scope.immediate and not scope.deferred:
-            # Whether ``receiver.m(x)`` changes ``x`` depends on the receiver being a module:
-            # the planner knows (Effects.method_calls).
-            self.mutate(scope, receivers, frozenset(receivers))
-            self.method_calls.append((receivers, frozenset(passed)))
-            return frozenset(receivers)  # the result may be part of the receiver
-        changed = receivers | passed
-        if changed:
-            # What is passed may end up inside the receiver or inside another argument.
-            self.mutate(scope, changed, frozenset(changed))
-        return frozenset(changed | callee)
+        root = dotted.partition(".")[0] if dotted is not None else None
+        if root is not None and self.key(scope, root)[0] != 0:
+            root = None  # a local's method, or a local function
+        if root is None and attribute is None:
+            # A local function or a call's result: it may change what it is passed, and put
+            # any of it inside another.
+            changed = frozenset(passed)
+            if changed:
+                self.mutate(scope, changed, changed)
+            return changed | callee
+        # What the call changes depends on what its root is (a module, a value, a function
+        # of the script): the planner decides (Effects.calls), and what its result may share
+        # (a value's method: the receiver; a module's function: what it is passed,
+        # ``np.asarray(xs)``; a function of the script: that too, and the function): the
+        # pseudo-name call_name(k) stands for that.
+        receivers = callee if attribute is not None else frozenset()
+        result = (0, call_name(len(self.calls)))
+        self.calls.append(
+            (
+                root, dotted.partition(".")[2] if dotted is not None else "", attribute,
+                receivers, frozenset(passed), frozenset(out), inplace,
+                scope.immediate, scope.deferred,
+            )
+        )  # fmt: skip
+        return frozenset({result})
 
 
 def _is_collection(node: ast.expr) -> bool:
@@ -845,6 +1166,19 @@ def _is_collection(node: ast.expr) -> bool:
         and isinstance(node.func, ast.Name)
         and node.func.id in _COLLECTION_BUILTINS
     )
+
+
+def _returns_collections(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether the function returns a value iterating does not consume (see _is_collection)."""
+    if isinstance(node, ast.AsyncFunctionDef) or node.decorator_list:
+        return False
+    returns = []
+    for child in _own_nodes(node.body):
+        if isinstance(child, ast.Yield | ast.YieldFrom | ast.Await):
+            return False  # a generator
+        if isinstance(child, ast.Return):
+            returns.append(child.value)
+    return bool(returns) and all(v is not None and _is_collection(v) for v in returns)
 
 
 def _dotted(node: ast.expr) -> str | None:

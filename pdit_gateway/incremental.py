@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import bisect
+import builtins
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from pdit_gateway.dataflow import BARRIER, Effects, analyze_statement, module_name
+from pdit_gateway.dataflow import (
+    BARRIER,
+    FIGURES,
+    PURE_METHODS,
+    STATES,
+    VALUE_METHODS,
+    Call,
+    Effects,
+    analyze_statement,
+    call_name,
+    classify_call,
+    module_name,
+    state_of,
+    states_within,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -51,6 +66,11 @@ class Flow:
         It creates functions or generators whose line numbers outlive it.
     modules : frozenset of str
         The modules it imports.
+    imports : tuple of (str, str)
+        The names only an import binds in it, with what they are bound to
+        (:attr:`pdit_gateway.dataflow.Effects.imports`).
+    rebinds : frozenset of str
+        The other names it binds, and those a function it defines may bind (``global``).
     """
 
     reads: frozenset[str]
@@ -58,6 +78,8 @@ class Flow:
     barrier: bool = False
     creates_code: bool = False
     modules: frozenset[str] = frozenset()
+    imports: tuple[tuple[str, str], ...] = ()
+    rebinds: frozenset[str] = frozenset()
 
 
 def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
@@ -67,7 +89,9 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
     globals ``f``'s body reads and writes what it writes, through any value that may hold
     ``f`` (``g = f``, ``handlers = [f]``, an instance of a class). A mutation of a name
     writes every name whose object may share structure with it (``ys = xs`` then
-    ``ys.append(1)`` writes ``xs``).
+    ``ys.append(1)`` writes ``xs``). What a call changes depends on its callee (see
+    :func:`call_changes`): a function of a well-known library through a name only its import
+    binds, a method of a value, or anything else.
 
     Parameters
     ----------
@@ -84,8 +108,12 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
     # edges[a]: the names whose objects may change when a's object is changed in place.
     edges: dict[str, set[str]] = {}
     collections: set[str] = set()
-    module_names: set[str] = set()
+    collection_functions: set[str] = set()  # functions whose results are collections
     bound: set[str] = set()
+    stable = stable_imports(
+        [(e.imports, e.binds | e.lazy_binds, bool(e.barrier) or BARRIER in e.lazy_reads)
+         for e in effects]
+    )  # fmt: skip
     flows: list[Flow] = []
 
     def link(a: str, b: str) -> None:
@@ -113,6 +141,34 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
         return seen
 
     for effect in effects:
+        effect = _without_call_names(effect, stable, bound)
+        call_writes: set[str] = set()
+        call_reads: set[str] = set()
+        later_writes: set[str] = set()
+        later_reads: set[str] = set()
+        holds: dict[str, frozenset[str]] = {}
+        for call in effect.calls:
+            changed, state_reads, links, held = call_changes(call, stable, bound)
+            if call.now:
+                call_writes |= changed
+                call_reads |= state_reads
+                for a, b in links:
+                    link(a, b)
+                if held:
+                    for r in call.receivers:  # ``handlers.append(f)``: handlers holds f
+                        holds[r] = holds.get(r, frozenset()) | call.passed
+            if call.later:
+                later_writes |= changed
+                later_reads |= state_reads
+                if held:
+                    later_writes |= call.passed  # what is passed may end up inside
+        # A module's attribute changed (``plt.rcParams[...] = v``) changes its state.
+        for name in effect.mutates & set(stable):
+            state = state_of(stable[name])
+            if state is not None:
+                call_writes.add(state)
+        own_lazy_reads = effect.lazy_reads | later_reads
+        own_lazy_writes = effect.lazy_writes | later_writes
         # A function's globals are looked up when it runs: expand what the names read carry
         # with the carries of now, transitively (``outer`` calls ``inner`` which reads ``K``).
         reached = set(effect.reads)
@@ -122,23 +178,11 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
                 if name not in reached:
                     reached.add(name)
                     todo.append(name)
-        lazy_writes = _union(carry_writes.get(name, frozenset()) for name in reached)
-        reads = frozenset(reached)
+        carried_writes = _union(carry_writes.get(name, frozenset()) for name in reached)
+        reads = frozenset(reached | call_reads)
         barrier = bool(effect.barrier) or BARRIER in reads
         consumed = effect.iterates - collections
-        passed_to_modules: set[str] = set()
-        for receivers, passed in effect.method_calls:
-            if any(r in module_names or r not in bound for r in receivers):
-                passed_to_modules |= passed  # ``random.shuffle(xs)``, ``heapq.heappush(h, x)``
-                for r in receivers:
-                    for p in passed:
-                        link(r, p)
-                        link(p, r)
-            else:
-                for r in receivers:  # ``ax.plot(data)``: ax may now hold data
-                    for p in passed:
-                        link(p, r)
-        mutated = effect.mutates | lazy_writes | consumed | passed_to_modules
+        mutated = effect.mutates | carried_writes | consumed | call_writes
         rebound = effect.binds - mutated
         for name in rebound:
             drop(name)
@@ -146,19 +190,20 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
             for source in sources:
                 link(name, source)
                 link(source, name)
+                for state in states_within(stable[source]) if source in stable else ():
+                    # ``r = np.random``: changing r changes numpy's random state
+                    link(name, state)
+                    link(state, name)
         writes = effect.binds | mutated | reach(mutated)
         # A value carries the functions it may hold: those the statement defines, and those
         # of the values it was built from (``x = make()``, ``handlers.append(f)``).
         built_from = dict(effect.aliases)
-        for receivers, passed in effect.method_calls:
-            for r in receivers:  # ``handlers.append(f)``: handlers holds f
-                built_from[r] = built_from.get(r, frozenset()) | passed
+        for r, passed in holds.items():
+            built_from[r] = built_from.get(r, frozenset()) | passed
         for name in effect.binds | mutated:
             sources = built_from.get(name, frozenset())
-            new_reads = effect.lazy_reads | _union(carry_reads.get(n, frozenset()) for n in sources)
-            new_writes = effect.lazy_writes | _union(
-                carry_writes.get(n, frozenset()) for n in sources
-            )
+            new_reads = own_lazy_reads | _union(carry_reads.get(n, frozenset()) for n in sources)
+            new_writes = own_lazy_writes | _union(carry_writes.get(n, frozenset()) for n in sources)
             if name in rebound:
                 carry_reads[name] = new_reads
                 carry_writes[name] = new_writes
@@ -167,9 +212,11 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
                 carry_writes[name] = carry_writes.get(name, frozenset()) | new_writes
         collections -= effect.binds
         collections |= effect.collections
-        module_names -= effect.binds
-        module_names |= effect.imported
+        collections |= {name for name, f in effect.results if f in collection_functions}
+        collection_functions -= effect.binds
+        collection_functions |= effect.collection_functions
         bound |= effect.binds
+        imported = dict(effect.imports)
         flows.append(
             Flow(
                 reads=frozenset(reads - {BARRIER}),
@@ -177,9 +224,187 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
                 barrier=barrier,
                 creates_code=effect.creates_code,
                 modules=effect.modules,
+                imports=effect.imports,
+                rebinds=frozenset(n for n in effect.binds if n not in imported) | effect.lazy_binds,
             )
         )
     return flows
+
+
+def _without_call_names(effect: Effects, stable: Mapping[str, str], bound: set[str]) -> Effects:
+    """Replace the pseudo-names of calls' results by the names the results may share."""
+    if not effect.calls:
+        return effect
+    shares: dict[str, frozenset[str]] = {}
+
+    def expand(names: frozenset[str]) -> frozenset[str]:
+        if not any(n.startswith("<call:") for n in names):
+            return names
+        found: set[str] = set()
+        for name in names:
+            found |= shares.get(name, frozenset()) if name.startswith("<call:") else {name}
+        return frozenset(found)
+
+    calls = []
+    for index, call in enumerate(effect.calls):  # an inner call comes before the outer one
+        call = replace(
+            call,
+            receivers=expand(call.receivers),
+            passed=expand(call.passed),
+            out=expand(call.out),
+        )
+        calls.append(call)
+        shares[call_name(index)] = _result_shares(call, stable, bound)
+    return replace(
+        effect,
+        mutates=expand(effect.mutates),
+        lazy_writes=expand(effect.lazy_writes),
+        iterates=expand(effect.iterates),
+        aliases=tuple(
+            (name, sources)
+            for name, sources in ((n, expand(s)) for n, s in effect.aliases)
+            if sources
+        ),
+        calls=tuple(calls),
+    )
+
+
+def _result_shares(call: Call, stable: Mapping[str, str], bound: Iterable[str]) -> frozenset[str]:
+    """Return the names whose objects the result of a call may share."""
+    if call.root is not None and call.root in stable:
+        what = stable[call.root] + (f".{call.path}" if call.path else "")
+        kind, state = classify_call(what)
+        if kind == "unknown":
+            return call.passed | {call.root}  # it may return what the module holds
+        if state == FIGURES:
+            # pyplot's figures hold what its functions return (``fig, ax = plt.subplots()``,
+            # ``lines = plt.plot(data)``), which holds what they drew (a change of ``data``
+            # changes the figures: see call_changes), as ``ax.plot(data)`` does.
+            return frozenset({FIGURES})
+        return call.passed  # ``np.asarray(xs)``, ``random.choice(rows)``
+    if call.method is None:
+        # A function of the script: the result may hold what it was passed, and may be
+        # (or carry) the function itself (``handler = make()``).
+        return call.passed | ({call.root} if call.root is not None else frozenset())
+    if _value_method(call, stable, bound):
+        return call.receivers
+    return call.receivers | call.passed
+
+
+def _value_method(call: Call, stable: Mapping[str, str], bound: Iterable[str]) -> bool:
+    """Whether a call is a method of a value the script bound (not of a module, not unknown)."""
+    if call.method is None or not call.receivers:
+        return False
+    if call.root is not None and call.root in stable:
+        return False
+    names = set(bound)
+    return not any(r in stable or r not in names for r in call.receivers)
+
+
+def stable_imports(
+    statements: Iterable[tuple[Iterable[tuple[str, str]], Iterable[str], bool]],
+) -> dict[str, str]:
+    """Return the names that only imports bind, all to the same thing, with that thing.
+
+    Parameters
+    ----------
+    statements : iterable of (imports, binds, barrier)
+        For each statement: the names only an import binds in it, with what they are bound to;
+        every name it may bind (imports included, and what its functions may bind through
+        ``global``); whether it is a barrier (then no name is stable).
+
+    Returns
+    -------
+    dict of str to str
+        Name → dotted name of the module (or the module's attribute) it holds.
+    """
+    found: dict[str, str] = {}
+    unstable: set[str] = set()
+    for imports, binds, barrier in statements:
+        if barrier:
+            return {}
+        imported = dict(imports)
+        for name in binds:
+            what = imported.get(name)
+            if what is None or found.setdefault(name, what) != what:
+                unstable.add(name)
+    return {name: what for name, what in found.items() if name not in unstable}
+
+
+def call_changes(
+    call: Call, stable: Mapping[str, str], bound: Iterable[str]
+) -> tuple[set[str], set[str], list[tuple[str, str]], bool]:
+    """Return what a call changes, knowing what the script's names are bound to.
+
+    - A function of a well-known library, through a name that only its import binds
+      (``np.mean(xs)``, ``plt.plot(data)``, ``sqrt(x)`` after ``from math import sqrt``):
+      see :func:`pdit_gateway.dataflow.classify_call` — nothing; or what it is passed
+      (``random.shuffle(xs)``); or its module's state (``np.random.seed(1)``: the state
+      pseudo-name, which may now hold what it was passed); or, for an unknown module, the
+      module's name and what it is passed, each of which may hold the others. Objects passed
+      as ``out=``/``ax=``, and everything passed with ``inplace=``, change.
+    - A method of a value (``data.mean()``, ``xs.sort()``): nothing when the method is in
+      :data:`pdit_gateway.dataflow.PURE_METHODS` and no ``inplace=`` is given, else the
+      receiver, which may now hold what it was passed (``ax.plot(data)``). A receiver that
+      may be a module (or a name the script never binds) is treated as an unknown module's.
+    - Anything else (``load()``, ``shuffle(xs)``): what it is passed, each may hold the others.
+
+    Returns
+    -------
+    tuple
+        The names changed; the state pseudo-names read; the links ``(a, b)``: a change of
+        ``a``'s object changes ``b``'s; whether the receivers may now hold what was passed.
+    """
+    passed = set(call.passed)
+    if call.root is not None and call.root in stable:
+        what = stable[call.root] + (f".{call.path}" if call.path else "")
+        kind, state = classify_call(what)
+        state_reads = {state} if state is not None else set()
+        if kind == "pure":
+            return set(call.out) | (passed if call.inplace else set()), state_reads, [], False
+        if kind == "arguments":
+            return passed | state_reads, state_reads, [], False
+        if kind == "state":
+            links = [(p, s) for p in passed for s in state_reads]
+            changed = state_reads | set(call.out) | (passed if call.inplace else set())
+            return changed, state_reads, links, False
+        return _unknown_call({call.root}, passed, stable)
+    links = [(a, b) for a in passed for b in passed if a != b]
+    if call.method is None and _outside(call.root, bound):
+        # a name from outside the statements (another execution's ``shuffle`` or ``title``
+        # imported by the script): it may be any module's function
+        return passed | STATES, set(STATES), links, False
+    if call.method is None:
+        return passed, set(), links, False
+    receivers = set(call.receivers)
+    if not receivers and call.root is None and call.method in PURE_METHODS and not call.inplace:
+        return set(call.out), set(), [], False  # ``", ".join(names)``: a method of a literal
+    if not _value_method(call, stable, bound):
+        changed, state_reads, links, held = _unknown_call(receivers, passed, stable)
+        direct = call.root is None or "." not in call.path
+        known = direct and call.method in PURE_METHODS | VALUE_METHODS
+        if not known and any(r not in stable and _outside(r, bound) for r in receivers):
+            # ``plt.title("x")`` run alone: ``plt`` may be any module (``xs.append(1)``
+            # and ``data.mean()`` are taken for a value's)
+            changed |= STATES
+            state_reads |= STATES
+        return changed, state_reads, links, held
+    if call.method in PURE_METHODS and not call.inplace:
+        return set(call.out), set(), [], False
+    return receivers | set(call.out), set(), [(p, r) for p in passed for r in receivers], True
+
+
+def _outside(name: str | None, bound: Iterable[str]) -> bool:
+    """Whether a name is none the statements bind, nor a builtin."""
+    return name is not None and name not in bound and not hasattr(builtins, name)
+
+
+def _unknown_call(
+    receivers: set[str], passed: set[str], stable: Mapping[str, str]
+) -> tuple[set[str], set[str], list[tuple[str, str]], bool]:
+    states = {s for r in receivers if r in stable for s in [state_of(stable[r])] if s is not None}
+    links = [pair for r in receivers for p in passed for pair in ((r, p), (p, r))]
+    return receivers | passed | states, states, links, False
 
 
 def _union(sets: Iterable[frozenset[str]]) -> frozenset[str]:
@@ -301,9 +526,10 @@ def plan_rerun(
     ``ok``; when a name it reads (see :class:`Flow`) would not have the value it had in the
     last run — its latest writer in script order is another statement than last time, or
     runs now; when a statement that runs needs a value the namespace no longer holds (a
-    later statement of the last run overwrote it), which reruns that value's writer; and at
-    the end, so that every name the script binds holds what a full run leaves. A barrier
-    reads and writes everything.
+    later statement of the last run overwrote it), which reruns that value's writer (but
+    an import: a module name is never restored by importing it again, which gives back the
+    same module); and at the end, so that every name the script binds holds what a full run
+    leaves. A barrier reads and writes everything.
 
     Parameters
     ----------
@@ -407,6 +633,19 @@ class _Planner:
                 self.old_writers.setdefault(name, []).append(o)
         self.unbind: set[str] = set()
         self.restoring: set[int] = set()
+        # Names that only imports bind, in the last run and in the new script: the value is
+        # the module (sys.modules' entry), and running its import again gives the same object,
+        # changes since included — restoring such a name is a no-op.
+        self.modules = (
+            stable_imports(
+                [(f.imports, f.rebinds | dict(f.imports).keys(), f.barrier) for f in flows]
+                + [
+                    (r.flow.imports, r.flow.rebinds | dict(r.flow.imports).keys(), r.flow.barrier)
+                    for r in previous.statements
+                ]
+            ).keys()
+            - touched
+        )
 
     def old_writer(self, name: str, before: int) -> int | None:
         best = -1
@@ -467,6 +706,8 @@ class _Planner:
                     self.unbind.add(name)
                     return True
                 return False  # the file system cannot be unbound (see docs/semantics.md)
+            if name in self.modules and name in dict(self.flows[w].imports):
+                return False  # an import gives the module as it is (see self.modules)
             if w not in self.reasons:
                 # It would keep its result: it runs again only to put its values back, and
                 # (run for run the same) changes nothing for the statements that read them.

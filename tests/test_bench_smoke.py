@@ -95,5 +95,8 @@ def test_the_incremental_bench_runs_end_to_end(tmp_path: Path) -> None:
         "full": 1,
         "pdit": 0,
         "function": 1,
+        "plot": 1,
+        "plot-full": 1,
+        "draw": 1,
     }
     assert '| gateway, `mode: "changed"` (incremental rerun) |' in done.stdout

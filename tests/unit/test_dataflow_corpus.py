@@ -21,6 +21,7 @@ import ast
 import builtins
 import contextlib
 import io
+import random
 import re
 import shutil
 import sys
@@ -198,14 +199,31 @@ class ReferenceFull:
 
 @dataclass
 class ReferenceIncremental:
-    """Incremental runs in one namespace and one working directory."""
+    """Incremental runs in one namespace and one working directory.
+
+    The random generators of ``random`` and ``numpy.random`` are the process's, which the full
+    runs between two incremental ones use too: their states are put back as the last
+    incremental run left them, as one kernel process would hold them.
+    """
 
     workdir: Path
     namespace: dict[str, Any] = field(default_factory=fresh_namespace)
     record: RunRecord | None = None
     shown: list[Shown] = field(default_factory=list)
+    generators: tuple[Any, Any] | None = None
 
     def __call__(self, script: str) -> list[Shown]:
+        import numpy
+
+        if self.generators is not None:
+            random.setstate(self.generators[0])
+            numpy.random.set_state(self.generators[1])
+        try:
+            return self._run(script)
+        finally:
+            self.generators = (random.getstate(), numpy.random.get_state())
+
+    def _run(self, script: str) -> list[Shown]:
         statements = split_script(script, filename=str(self.workdir / SCRIPT_NAME))
         plan = plan_rerun(statements, self.record)
         for name in plan.unbind:

@@ -6,7 +6,7 @@ fig, ax = plt.subplots()
 lines = ax.plot([1, 2, 3], [1, 4, 9])
 ax.set_title("squares")
 print(ax.get_title(), len(ax.lines))
-# === step: runs 3 4 5 6 7
+# === step: runs 2 4 5 6 7
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

@@ -10,7 +10,7 @@ with open("data.txt", "w") as fh:
 with open("data.txt") as fh:
     text = fh.read()
 print(text.upper())
-# === step: runs 1 3 5
+# === step: runs 5
 with open("data.txt", "w") as fh:
     fh.write("beta\n")
 with open("data.txt") as fh:

@@ -10,7 +10,7 @@ fig, ax = plt.subplots()
 lines = ax.plot(data)
 ax.set_title("first")
 print(ax.get_title())
-# === step: runs 3 8 9 10 11
+# === step: runs 2 8 9 10 11
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
