@@ -16,11 +16,8 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
@@ -30,8 +27,13 @@ from typing import Any, TypeVar
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from pdit_gateway.process import free_port, gateway_argv
-from pdit_gateway.pytest_plugin import SOCKET_WAIT, ChannelClient, open_channel
+from pdit_gateway.process import gateway_argv
+from pdit_gateway.pytest_plugin import (
+    SOCKET_WAIT,
+    ChannelClient,
+    open_channel,
+    standalone_gateway,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from test_dataflow_corpus import (
@@ -43,7 +45,6 @@ from test_dataflow_corpus import (
 )
 
 T = TypeVar("T")
-SERVER_WAIT = 60.0
 #: seconds one step (a reset, a run) may take
 STEP_WAIT = 120.0
 
@@ -67,60 +68,24 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     root = base / "root"
     root.mkdir()
     token = uuid.uuid4().hex
-    port = free_port()
-    log = base / "gateway.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            gateway_argv(
-                token,
-                f"--ServerApp.root_dir={root}",
-                "--PditGatewayApp.db_path=:memory:",
-                "--PditGatewayApp.kernel_pool_size=0",
-                "--PditGatewayApp.ping_interval=0",
-                port=port,
-            ),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-            # the gateway's own backend: figures shown by plt.show() are compared by their bytes
-            env={k: v for k, v in os.environ.items() if k != "MPLBACKEND"},
-            start_new_session=True,
-        )
+    argv = gateway_argv(
+        token,
+        f"--ServerApp.root_dir={root}",
+        "--PditGatewayApp.db_path=:memory:",
+        "--PditGatewayApp.kernel_pool_size=0",
+        "--PditGatewayApp.ping_interval=0",
+    )
+    # the gateway's own backend: figures shown by plt.show() are compared by their bytes
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="corpus-clients", daemon=True)
     thread.start()
     try:
-        served = Gateway(_serving(process, log, port, token), token, root, loop)
-        yield served
+        with standalone_gateway(argv, token, base / "gateway.log", env) as port:
+            yield Gateway(port, token, root, loop)
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
-
-
-def _serving(process: subprocess.Popen[bytes], log: Path, port: int, token: str) -> int:
-    import urllib.request
-
-    deadline = time.monotonic() + SERVER_WAIT
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the gateway exited:\n" + log.read_text(errors="replace")
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                if response.status == 200:
-                    return port
-        except OSError:
-            pass
-        time.sleep(0.2)  # a bounded readiness poll
-    raise AssertionError("the gateway did not start:\n" + log.read_text(errors="replace"))
 
 
 async def _session(gateway: Gateway, session_id: str, path: str) -> ChannelClient:
