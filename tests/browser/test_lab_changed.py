@@ -42,6 +42,15 @@ def flags(page: Any) -> dict[int, tuple[str, str, str]]:
     return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
 
+def wait_for_outputs(page: Any, count: int) -> None:
+    """Wait (bounded by Playwright's timeout) until the view shows ``count`` statements' outputs."""
+    page.wait_for_function(
+        """count => document.querySelectorAll(
+            '.jp-pdit-View .jp-pdit-outputs > .jp-pdit-statement').length === count""",
+        arg=count,
+    )
+
+
 def mark_outputs(page: Any) -> None:
     """Tag every output element now shown, to tell later which ones were replaced."""
     page.evaluate(
@@ -196,10 +205,7 @@ def test_run_on_save_and_stale_marks_after_a_page_reload(lab: Lab, context: Any)
     statement(page, 2).and_(page.locator('[data-pdit-stale="true"]')).wait_for()
     reopen(page, lab, "onsave.py", workspace)
     page.locator(f"{VIEW} .jp-pdit-outputs > .jp-pdit-statement").nth(3).wait_for()
-    page.wait_for_function(
-        """() => document.querySelectorAll(
-            '.jp-pdit-View .jp-pdit-outputs > .jp-pdit-statement').length === 4"""
-    )
+    wait_for_outputs(page, 4)
     shot(page, "reload-after-edit")
     states = flags(page)
     assert {line: stale for line, (_, stale, _) in states.items()} == {
@@ -250,10 +256,7 @@ def test_reload_from_disk_follows_the_text(lab: Lab, context: Any) -> None:
     dialog.wait_for()
     dialog.get_by_role("button", name="Reload").click()
     dialog.wait_for(state="detached")
-    page.wait_for_function(
-        """() => document.querySelectorAll(
-            '.jp-pdit-View .jp-pdit-outputs > .jp-pdit-statement').length === 4"""
-    )
+    wait_for_outputs(page, 4)
     shot(page, "reload-from-disk")
     states = flags(page)
     # line 2 has its text again (current), line 4 changed (stale), lines 5-6 went
