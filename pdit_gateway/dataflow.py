@@ -939,6 +939,7 @@ class _Walker:
         body: list[ast.stmt] | ast.expr,
         decorators: list[ast.expr],
         returns: ast.expr | None,
+        called_here: bool = False,
     ) -> None:
         for decorator in decorators:
             self.expr(scope, decorator)
@@ -953,7 +954,10 @@ class _Walker:
         if returns is not None:
             self.expr(scope, returns)
         self.creates_code = True
-        inner = _Scope("function", scope, immediate=False, deferred=True)
+        # a lambda passed to a call (``map(lambda x: ...)``, ``sorted(key=)``, ``df.apply``) or
+        # called where it stands may also run while its statement runs: its body counts both now
+        # and later
+        inner = _Scope("function", scope, immediate=called_here and scope.immediate, deferred=True)
         inner.locals.update(a.arg for a in every)
         statements: list[ast.stmt] = body if isinstance(body, list) else [ast.Return(body)]
         _collect_locals(inner, statements)
@@ -1063,18 +1067,25 @@ class _Walker:
                 shared |= self.expr(scope, child)
         return frozenset(shared)
 
+    def operand(self, scope: _Scope, node: ast.expr) -> frozenset[_Key]:
+        """Walk a call's function or argument: a lambda there may be called at once."""
+        if isinstance(node, ast.Lambda):
+            self.function(scope, node.args, node.body, [], None, called_here=True)
+            return frozenset()
+        return self.expr(scope, node)
+
     def call(self, scope: _Scope, node: ast.Call) -> frozenset[_Key]:
         func = node.func
         arguments = [*node.args, *(k.value for k in node.keywords)]
-        callee = self.expr(scope, func)
-        positional = [self.expr(scope, argument) for argument in node.args]
+        callee = self.operand(scope, func)
+        positional = [self.operand(scope, argument) for argument in node.args]
         passed: set[_Key] = set()
         for shared in positional:
             passed |= shared
         out: set[_Key] = set()
         inplace = False
         for keyword in node.keywords:
-            shared = self.expr(scope, keyword.value)
+            shared = self.operand(scope, keyword.value)
             passed |= shared
             if keyword.arg in _OUT_KEYWORDS:
                 out |= shared

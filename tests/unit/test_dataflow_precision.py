@@ -358,3 +358,15 @@ def test_a_figure_drawn_on_by_another_execution_is_drawn_again() -> None:
         'plt.title("a")', "plt.show()",
     ]  # fmt: skip
     assert "data = load()" in kept
+
+
+def test_a_lambda_passed_to_a_call_changes_what_its_body_changes() -> None:
+    script = "seen = []\nxs = [1, 2]\nlist(map(lambda x: seen.append(x), xs))\nprint(seen)\n"
+    assert writes(script)[2] == {"seen"}
+    runs, kept = plan_after(script, script.replace("[1, 2]", "[1, 2, 3]"))
+    # the list the lambda appends to is built afresh, or it would hold the old run's items too
+    assert runs == ["seen = []", "xs = [1, 2, 3]", "list(map(lambda x: seen.append(x), xs))",
+                    "print(seen)"]  # fmt: skip
+    assert kept == []
+    # a lambda only stored is not called: storing it changes nothing but its name
+    assert writes("seen = []\nf = lambda: seen.append(1)\n")[1] == {"f"}
