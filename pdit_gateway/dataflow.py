@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BARRIER",
+    "CONFIG",
     "FIGURES",
     "FILES",
     "PURE_METHODS",
@@ -25,7 +26,9 @@ __all__ = [
     "analyze_statement",
     "call_name",
     "classify_call",
+    "closes_every_figure",
     "module_name",
+    "pyplot_call_kind",
     "state_of",
     "states_within",
 ]
@@ -39,7 +42,13 @@ BARRIER = "<barrier>"
 
 
 FIGURES = "<figures>"
-"""pyplot's figures: written by every call of matplotlib, pyplot or seaborn, and by plot methods."""
+"""pyplot's open figures: written by every call of matplotlib, pyplot or seaborn, and by plot
+methods; ``plt.show()`` and ``plt.close("all")`` leave none open (``Effects.closes_figures``)."""
+
+CONFIG = "<pyplot-config>"
+"""matplotlib's configuration (rcParams, styles, seaborn's themes, registries): read by every
+call of matplotlib, pyplot, seaborn and pandas.plotting, written by those that are not known to
+only draw (:func:`pyplot_call_kind`). No ``plt.show()`` resets it."""
 
 
 def call_name(index: int) -> str:
@@ -161,6 +170,11 @@ class Effects:
     creates_code : bool
         The statement creates code that outlives it (a function, lambda, method or
         generator): its line numbers show in later tracebacks and warnings.
+    closes_figures : tuple of (str, str) or None
+        ``(root, path)`` of the callee when the statement ends with a top-level call shaped
+        like one that closes every pyplot figure — ``<root>.show()`` (no argument but
+        ``block=True``) or ``<root>.close("all")``, ``("plt", "show")`` — for the planner to
+        check that the root is pyplot's (:func:`closes_every_figure`).
     """
 
     reads: frozenset[str] = frozenset()
@@ -179,6 +193,7 @@ class Effects:
     calls: tuple[Call, ...] = ()
     imports: tuple[tuple[str, str], ...] = ()
     creates_code: bool = False
+    closes_figures: tuple[str, str] | None = None
 
     @property
     def writes(self) -> frozenset[str]:
@@ -384,8 +399,103 @@ VALUE_METHODS = frozenset(
         "resize", "itemset", "setflags",
     }
 )  # fmt: skip
-STATES = frozenset(_STATE_MODULES.values())
+STATES = frozenset({*_STATE_MODULES.values(), CONFIG})
 """The pseudo-names of the modules' states (``<state:random>``, :data:`FIGURES`, ...)."""
+
+# Calls of matplotlib, pyplot, seaborn and pandas.plotting that draw, create, show or close
+# figures and leave the configuration alone (they read it): every other call of those modules
+# may change it (``plt.style.use``, ``plt.rc``, ``mpl.use``, ``sns.set_theme``,
+# ``plt.set_cmap``, ``plt.ion``, ...), which makes an unknown function rerun every later
+# drawing statement when it is edited, never fewer.
+_DRAWING_FUNCTIONS = frozenset(
+    {
+        f"matplotlib.pyplot.{name}"
+        for name in (
+            "figure", "subplots", "subplot", "subplot2grid", "subplot_mosaic", "axes", "gca",
+            "gcf", "gci", "sca", "close", "clf", "cla", "show", "draw", "savefig", "plot",
+            "scatter", "bar", "barh", "bar_label", "hist", "hist2d", "hexbin", "boxplot",
+            "violinplot", "errorbar", "fill", "fill_between", "fill_betweenx", "step", "stem",
+            "stairs", "stackplot", "pie", "imshow", "matshow", "pcolor", "pcolormesh",
+            "contour", "contourf", "clabel", "quiver", "quiverkey", "streamplot", "barbs",
+            "tricontour", "tricontourf", "tripcolor", "triplot", "semilogx", "semilogy",
+            "loglog", "polar", "axhline", "axvline", "axhspan", "axvspan", "axline", "hlines",
+            "vlines", "eventplot", "broken_barh", "acorr", "xcorr", "psd", "csd", "specgram",
+            "magnitude_spectrum", "angle_spectrum", "phase_spectrum", "cohere", "spy", "ecdf",
+            "table", "text", "annotate", "arrow", "figtext", "figimage", "suptitle",
+            "supxlabel", "supylabel", "title", "xlabel", "ylabel", "xlim", "ylim", "xscale",
+            "yscale", "xticks", "yticks", "minorticks_on", "minorticks_off", "tick_params",
+            "ticklabel_format", "locator_params", "grid", "legend", "figlegend", "colorbar",
+            "clim", "margins", "axis", "box", "autoscale", "tight_layout", "subplots_adjust",
+            "twinx", "twiny", "delaxes", "setp", "getp", "get_fignums", "get_figlabels",
+            "fignum_exists", "thetagrids", "rgrids",
+        )
+    }
+    | {
+        f"seaborn.{name}"
+        for name in (
+            "relplot", "scatterplot", "lineplot", "displot", "histplot", "kdeplot",
+            "ecdfplot", "rugplot", "distplot", "catplot", "stripplot", "swarmplot", "boxplot",
+            "violinplot", "boxenplot", "pointplot", "barplot", "countplot", "lmplot",
+            "regplot", "residplot", "heatmap", "clustermap", "pairplot", "jointplot",
+            "FacetGrid", "PairGrid", "JointGrid", "despine", "move_legend",
+        )
+    }
+    | {
+        f"pandas.plotting.{name}"
+        for name in (
+            "scatter_matrix", "andrews_curves", "parallel_coordinates", "lag_plot",
+            "autocorrelation_plot", "bootstrap_plot", "radviz", "table", "boxplot",
+            "boxplot_frame", "hist_frame", "hist_series",
+        )
+    }
+)  # fmt: skip
+# Modules of matplotlib's artists whose every call leaves the configuration alone.
+_DRAWING_MODULES = frozenset(
+    {
+        "matplotlib.patches", "matplotlib.lines", "matplotlib.ticker", "matplotlib.colors",
+        "matplotlib.gridspec", "matplotlib.figure", "matplotlib.markers",
+        "matplotlib.transforms", "matplotlib.path", "matplotlib.collections",
+        "matplotlib.text", "matplotlib.patheffects", "matplotlib.offsetbox",
+        "matplotlib.legend_handler", "matplotlib.dates",
+    }
+)  # fmt: skip
+# Calls that change the configuration only (not the open figures).
+_CONFIGURING_FUNCTIONS = frozenset(
+    {
+        "matplotlib.rc", "matplotlib.rcdefaults", "matplotlib.rc_file",
+        "matplotlib.rc_file_defaults", "matplotlib.rcParams.update", "matplotlib.style.use",
+        "matplotlib.pyplot.rc", "matplotlib.pyplot.rcdefaults", "matplotlib.pyplot.rc_file",
+        "matplotlib.pyplot.rc_file_defaults", "matplotlib.pyplot.rcParams.update",
+        "matplotlib.pyplot.style.use", "seaborn.set_theme", "seaborn.set", "seaborn.set_style",
+        "seaborn.set_context", "seaborn.set_palette", "seaborn.set_color_codes",
+        "seaborn.reset_defaults", "seaborn.reset_orig", "matplotlib.dates.set_epoch",
+    }
+)  # fmt: skip
+_CLOSING_FUNCTIONS = frozenset({"matplotlib.pyplot.show", "matplotlib.pyplot.close"})
+
+
+def pyplot_call_kind(what: str) -> str:
+    """Return what a call of the matplotlib, seaborn or pandas.plotting object ``what`` does.
+
+    Returns
+    -------
+    str
+        ``"drawing"``: it reads the figures and the configuration (:data:`CONFIG`) and
+        changes the figures (``plt.plot``, ``sns.histplot``, ``matplotlib.patches.Circle``);
+        ``"configuring"``: it reads and changes the configuration only (``plt.style.use``,
+        ``plt.rc``, ``sns.set_theme``); ``"other"``: it may read and change both.
+    """
+    if what in _CONFIGURING_FUNCTIONS:
+        return "configuring"
+    if what in _DRAWING_FUNCTIONS or what.rpartition(".")[0] in _DRAWING_MODULES:
+        return "drawing"
+    return "other"
+
+
+def closes_every_figure(what: str) -> bool:
+    """Return whether a call of ``what`` shaped as ``Effects.closes_figures`` says closes every
+    pyplot figure (``matplotlib.pyplot.show``, ``matplotlib.pyplot.close``)."""
+    return what in _CLOSING_FUNCTIONS
 
 
 def classify_call(what: str) -> tuple[str, str | None]:
@@ -428,13 +538,15 @@ def state_of(what: str) -> str | None:
 def states_within(what: str) -> frozenset[str]:
     """Return the state pseudo-names an object holding the module ``what`` may change.
 
-    ``r = np.random`` (or ``r = np``) then ``r.seed(1)`` changes numpy's random state.
+    ``r = np.random`` (or ``r = np``) then ``r.seed(1)`` changes numpy's random state;
+    ``r = plt.rcParams`` then ``r["lines.linewidth"] = 3`` changes :data:`CONFIG`.
     """
-    return frozenset(
+    found = {
         state
         for module, state in _STATE_MODULES.items()
         if what == module or what.startswith(module + ".") or module.startswith(what + ".")
-    )
+    }
+    return frozenset(found | {CONFIG} if FIGURES in found else found)
 
 
 def _longest_module(what: str) -> str | None:
@@ -657,6 +769,7 @@ class _Walker:
 
     def figures(self, scope: _Scope) -> None:
         self._global_read(scope, FIGURES)
+        self._global_read(scope, CONFIG)
         self.mutate(scope, [(0, FIGURES)], frozenset())
 
     def files(self, scope: _Scope, write: bool) -> None:
@@ -1275,4 +1388,36 @@ def _analyze_nodes(nodes: list[ast.stmt]) -> Effects:
     walker = _Walker()
     module = _Scope("module", None, immediate=True, deferred=False)
     walker.body(module, nodes)
-    return walker.effects()
+    effects = walker.effects()
+    closing = _closing_call(nodes[-1]) if nodes else None
+    return replace(effects, closes_figures=closing) if closing is not None else effects
+
+
+def _closing_call(node: ast.stmt) -> tuple[str, str] | None:
+    """``(root, path)`` when ``node`` is ``<path>.show()`` (or ``block=True``) or
+    ``<path>.close("all")`` as a statement of its own: see ``Effects.closes_figures``."""
+    if not isinstance(node, ast.Expr) or not isinstance(node.value, ast.Call):
+        return None
+    call = node.value
+    dotted = _dotted(call.func)
+    if dotted is None:
+        return None
+    last = dotted.rpartition(".")[2]
+    if last == "show":
+        shaped = not call.args and all(
+            k.arg == "block" and isinstance(k.value, ast.Constant) and k.value.value is True
+            for k in call.keywords
+        )
+    elif last == "close":
+        shaped = (
+            not call.keywords
+            and len(call.args) == 1
+            and isinstance(call.args[0], ast.Constant)
+            and call.args[0].value == "all"
+        )
+    else:
+        shaped = False
+    if not shaped:
+        return None
+    root, _, path = dotted.partition(".")
+    return root, path

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from pdit_gateway.dataflow import (
     BARRIER,
+    CONFIG,
     FIGURES,
     PURE_METHODS,
     STATES,
@@ -19,7 +20,9 @@ from pdit_gateway.dataflow import (
     analyze_statement,
     call_name,
     classify_call,
+    closes_every_figure,
     module_name,
+    pyplot_call_kind,
     state_of,
     states_within,
 )
@@ -71,6 +74,10 @@ class Flow:
         (:attr:`pdit_gateway.dataflow.Effects.imports`).
     rebinds : frozenset of str
         The other names it binds, and those a function it defines may bind (``global``).
+    resets : frozenset of str
+        State pseudo-names it leaves in the same state whatever it read, once it ends
+        ``ok``: :data:`pdit_gateway.dataflow.FIGURES` for ``plt.show()`` and
+        ``plt.close("all")`` (no figure open), through a module name of pyplot.
     """
 
     reads: frozenset[str]
@@ -80,6 +87,7 @@ class Flow:
     modules: frozenset[str] = frozenset()
     imports: tuple[tuple[str, str], ...] = ()
     rebinds: frozenset[str] = frozenset()
+    resets: frozenset[str] = frozenset()
 
 
 def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
@@ -115,6 +123,14 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
          for e in effects]
     )  # fmt: skip
     flows: list[Flow] = []
+    # ``plt.show()`` closes the figures with the gateway's backend (and the inline one); a
+    # script that picks its backend may pick one whose show leaves them open (``agg``).
+    closing_show = not any(
+        call.root in stable and _dotted_name(stable[call.root], call.path) in _BACKEND_SWITCHES
+        for effect in effects
+        for call in effect.calls
+        if call.root is not None
+    )
 
     def link(a: str, b: str) -> None:
         if a != b:
@@ -129,6 +145,21 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
                 targets |= after
         for targets in edges.values():
             targets.discard(name)
+
+    closed_nodes: list[str] = []
+
+    def close_figures(closed: str) -> None:
+        # The figures a show closed are pyplot's no more: what holds them (``fig``, ``ax``)
+        # shares the closed node, not pyplot's figures (names holding a module keep both).
+        holders = {n for n, targets in edges.items() if CONFIG in targets}
+        moved = {n for n in edges.get(FIGURES, set()) if n not in holders}
+        closed_nodes.append(closed)
+        edges.setdefault(closed, set()).update(moved)
+        edges[FIGURES] = edges.get(FIGURES, set()) - moved
+        for name, targets in edges.items():
+            if name not in holders and name != closed and FIGURES in targets:
+                targets.discard(FIGURES)
+                targets.add(closed)
 
     def reach(names: Iterable[str]) -> set[str]:
         seen = set(names)
@@ -149,6 +180,13 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
         holds: dict[str, frozenset[str]] = {}
         for call in effect.calls:
             changed, state_reads, links, held = call_changes(call, stable, bound)
+            if FIGURES in changed:
+                # a figure closed by a show and handed to pyplot again (``plt.figure(fig)``,
+                # ``plt.sca(ax)``) may be one of its open figures again
+                held_closed = reach(closed_nodes) if closed_nodes else set()
+                for name in (call.passed | call.out) & held_closed:
+                    link(name, FIGURES)
+                    link(FIGURES, name)
             if call.now:
                 call_writes |= changed
                 call_reads |= state_reads
@@ -162,10 +200,17 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
                 later_reads |= state_reads
                 if held:
                     later_writes |= call.passed  # what is passed may end up inside
+        # A module of pyplot's read, even without a call (``plt.rcParams["lines.linewidth"]``):
+        # the configuration is read.
+        if any(state_of(stable[name]) == FIGURES for name in effect.reads & set(stable)):
+            call_reads.add(CONFIG)
         # A module's attribute changed (``plt.rcParams[...] = v``) changes its state.
         for name in effect.mutates & set(stable):
             state = state_of(stable[name])
-            if state is not None:
+            if state == FIGURES:  # ``plt.rcParams[...] = v``: the configuration
+                call_writes.add(CONFIG)
+                call_reads.add(CONFIG)
+            elif state is not None:
                 call_writes.add(state)
         own_lazy_reads = effect.lazy_reads | later_reads
         own_lazy_writes = effect.lazy_writes | later_writes
@@ -195,6 +240,15 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
                     link(name, state)
                     link(state, name)
         writes = effect.binds | mutated | reach(mutated)
+        if CONFIG in mutated:
+            # figures drawn before render with the new configuration when they are shown
+            writes |= reach({FIGURES}) - ({FIGURES} - mutated)
+        resets: frozenset[str] = frozenset()
+        if effect.closes_figures is not None and closing_show and not barrier:
+            root, path = effect.closes_figures
+            if root in stable and closes_every_figure(_dotted_name(stable[root], path)):
+                resets = frozenset({FIGURES})
+                close_figures(f"{_CLOSED}{len(flows)}>")
         # A value carries the functions it may hold: those the statement defines, and those
         # of the values it was built from (``x = make()``, ``handlers.append(f)``).
         built_from = dict(effect.aliases)
@@ -226,9 +280,18 @@ def resolve_flows(effects: Sequence[Effects]) -> list[Flow]:
                 modules=effect.modules,
                 imports=effect.imports,
                 rebinds=frozenset(n for n in effect.binds if n not in imported) | effect.lazy_binds,
+                resets=resets,
             )
         )
     return flows
+
+
+_CLOSED = "<closed-figures:"
+_BACKEND_SWITCHES = frozenset({"matplotlib.use", "matplotlib.pyplot.switch_backend"})
+
+
+def _dotted_name(what: str, path: str) -> str:
+    return f"{what}.{path}" if path else what
 
 
 def _without_call_names(effect: Effects, stable: Mapping[str, str], bound: set[str]) -> Effects:
@@ -360,13 +423,23 @@ def call_changes(
         what = stable[call.root] + (f".{call.path}" if call.path else "")
         kind, state = classify_call(what)
         state_reads = {state} if state is not None else set()
+        state_writes = set(state_reads)
+        if state == FIGURES:
+            # Every call reads the configuration; the drawing ones leave it alone, the
+            # configuring ones leave the figures alone.
+            state_reads.add(CONFIG)
+            figures_kind = pyplot_call_kind(what)
+            if figures_kind == "configuring":
+                state_reads = state_writes = {CONFIG}
+            elif figures_kind == "other":
+                state_writes.add(CONFIG)
         if kind == "pure":
             return set(call.out) | (passed if call.inplace else set()), state_reads, [], False
         if kind == "arguments":
-            return passed | state_reads, state_reads, [], False
+            return passed | state_writes, state_reads, [], False
         if kind == "state":
-            links = [(p, s) for p in passed for s in state_reads]
-            changed = state_reads | set(call.out) | (passed if call.inplace else set())
+            links = [(p, s) for p in passed for s in state_writes]
+            changed = state_writes | set(call.out) | (passed if call.inplace else set())
             return changed, state_reads, links, False
         return _unknown_call({call.root}, passed, stable)
     links = [(a, b) for a in passed for b in passed if a != b]
@@ -395,14 +468,22 @@ def call_changes(
 
 
 def _outside(name: str | None, bound: Iterable[str]) -> bool:
-    """Whether a name is none the statements bind, nor a builtin."""
-    return name is not None and name not in bound and not hasattr(builtins, name)
+    """Whether a name is none the statements bind, nor a builtin (nor a pseudo-name: the
+    figures a pyplot call returned, ``plt.gca().set_title("x")``)."""
+    return (
+        name is not None
+        and name.isidentifier()
+        and name not in bound
+        and not hasattr(builtins, name)
+    )
 
 
 def _unknown_call(
     receivers: set[str], passed: set[str], stable: Mapping[str, str]
 ) -> tuple[set[str], set[str], list[tuple[str, str]], bool]:
     states = {s for r in receivers if r in stable for s in [state_of(stable[r])] if s is not None}
+    if FIGURES in states:
+        states.add(CONFIG)
     links = [pair for r in receivers for p in passed for pair in ((r, p), (p, r))]
     return receivers | passed | states, states, links, False
 
@@ -655,6 +736,21 @@ class _Planner:
                 best = max(best, indices[position - 1])
         return None if best < 0 else best
 
+    def left_reset(self, name: str, tag: tuple[str, int] | None) -> bool:
+        """Whether the namespace's ``name``, as ``tag`` says it came, is in the fixed state a
+        statement resetting it leaves (no pyplot figure open): its last writer reset it."""
+        if tag is None or tag[0] == "stale":
+            return False
+        if tag[0] == "new":
+            return name in self.flows[tag[1]].resets
+        old = self.new_to_old.get(tag[1])
+        return old is not None and self.old_resets(name, old)
+
+    def old_resets(self, name: str, old: int) -> bool:
+        """Whether the last run's statement ``old`` left ``name`` in its fixed state."""
+        recorded = self.old.statements[old]
+        return recorded.status == "ok" and name in recorded.flow.resets
+
     def initial(self) -> dict[str, tuple[str, int]]:
         cur: dict[str, tuple[str, int]] = {}
         for name, index in self.old.provenance.items():
@@ -697,7 +793,11 @@ class _Planner:
             tag = cur.get(name)
             if w < 0:
                 return tag is None
-            return tag == ("new", w) or (tag == ("old", w) and w not in self.reasons)
+            if tag == ("new", w) or (tag == ("old", w) and w not in self.reasons):
+                return True
+            # ``plt.show()`` leaves no figure open, whichever figures it was given: after
+            # any statement that reset the figures, they are those after another one.
+            return name in self.flows[w].resets and self.left_reset(name, tag)
 
         def repair(name: str, w: int, why: str) -> bool:
             """Make the namespace hold the value a full run has; return True if it changed."""
@@ -729,6 +829,9 @@ class _Planner:
                     ow = self.old_writer(name, old_index)
                     if w < 0:
                         valid = ow is None and name not in self.touched
+                    elif name in self.flows[w].resets and ow is not None:
+                        # the value it read last time and now is the fixed one both leave
+                        valid = self.old_resets(name, ow)
                     else:
                         valid = ow is not None and self.old_to_new.get(ow) == w
                         valid = valid and (w not in self.reasons or w in self.restoring)

@@ -26,6 +26,7 @@ import re
 import shutil
 import sys
 import traceback
+import types
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,86 @@ class Runner(Protocol):
 
 
 # --- the reference: plain exec in a dict ------------------------------------------------------
+
+BACKEND = "_pdit_corpus_backend"
+
+
+def describe_figure(figure: Any) -> str:
+    """What a figure shows, in words: per axes its title, labels and what is drawn."""
+    parts = []
+    for ax in figure.axes:
+        lines = [(line.get_ydata().tolist(), line.get_linewidth()) for line in ax.lines]
+        parts.append(
+            f"axes {ax.get_title()!r} x={ax.get_xlabel()!r} y={ax.get_ylabel()!r} "
+            f"lines={lines} patches={len(ax.patches)} facecolor={ax.get_facecolor()}"
+        )
+    return "; ".join(parts) or "empty"
+
+
+def corpus_backend() -> types.ModuleType:
+    """A matplotlib backend whose ``show`` prints every open figure, then closes them all,
+    as the gateway's backend shows them and closes them (``pdit_gateway.kernel_setup``)."""
+    from matplotlib._pylab_helpers import Gcf
+    from matplotlib.backend_bases import FigureManagerBase
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    def show(*args: Any, block: Any = None, **kwargs: Any) -> None:
+        for manager in Gcf.get_all_fig_managers():
+            print("figure", manager.num, describe_figure(manager.canvas.figure))
+        Gcf.destroy_all()
+
+    module = types.ModuleType(BACKEND)
+    module.FigureCanvas = FigureCanvasAgg  # type: ignore[attr-defined]
+    module.FigureManager = FigureManagerBase  # type: ignore[attr-defined]
+    module.show = show  # type: ignore[attr-defined]
+    return module
+
+
+@pytest.fixture
+def pyplot_backend() -> Any:
+    """Draw with :func:`corpus_backend` during a test, then put the process's backend back."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    previous = matplotlib.get_backend()
+    saved = dict(matplotlib.rcParams.copy())
+    sys.modules[BACKEND] = corpus_backend()
+    plt.switch_backend("module://" + BACKEND)
+    yield
+    plt.close("all")
+    plt.switch_backend(previous)
+    dict.update(matplotlib.rcParams, saved)
+    sys.modules.pop(BACKEND, None)
+
+
+def pyplot_state() -> tuple[dict[str, Any], dict[Any, Any]] | None:
+    """pyplot's state (the configuration, the open figures), if pyplot is imported."""
+    if "matplotlib.pyplot" not in sys.modules:
+        return None
+    import matplotlib
+    from matplotlib._pylab_helpers import Gcf
+
+    return dict(matplotlib.rcParams.copy()), dict(Gcf.figs)
+
+
+def set_pyplot_state(state: tuple[dict[str, Any], dict[Any, Any]] | None) -> None:
+    """Put back pyplot's state (``None``: as a new process has it, no figure, the defaults)."""
+    if "matplotlib.pyplot" not in sys.modules:
+        return
+    import matplotlib
+    from matplotlib._pylab_helpers import Gcf
+
+    if state is None:
+        backend = matplotlib.rcParams["backend"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            matplotlib.rcdefaults()
+        dict.__setitem__(matplotlib.rcParams, "backend", backend)
+        Gcf.figs.clear()
+        return
+    dict.update(matplotlib.rcParams, state[0])
+    Gcf.figs.clear()
+    Gcf.figs.update(state[1])
 
 
 def fresh_namespace() -> dict[str, Any]:
@@ -185,6 +266,7 @@ class ReferenceFull:
         workdir = self.scratch / f"full-{self.runs}"
         shutil.copytree(self.source, workdir)
         self.namespace = fresh_namespace()
+        set_pyplot_state(None)  # a fresh process: no figure open, the default configuration
         shown: list[Shown] = []
         stopped = False
         for statement in split_script(script, filename=str(workdir / SCRIPT_NAME)):
@@ -201,9 +283,10 @@ class ReferenceFull:
 class ReferenceIncremental:
     """Incremental runs in one namespace and one working directory.
 
-    The random generators of ``random`` and ``numpy.random`` are the process's, which the full
-    runs between two incremental ones use too: their states are put back as the last
-    incremental run left them, as one kernel process would hold them.
+    The random generators of ``random`` and ``numpy.random``, and pyplot's configuration and
+    open figures, are the process's, which the full runs between two incremental ones use too:
+    their states are put back as the last incremental run left them, as one kernel process
+    would hold them.
     """
 
     workdir: Path
@@ -211,6 +294,7 @@ class ReferenceIncremental:
     record: RunRecord | None = None
     shown: list[Shown] = field(default_factory=list)
     generators: tuple[Any, Any] | None = None
+    pyplot: tuple[dict[str, Any], dict[Any, Any]] | None = None
 
     def __call__(self, script: str) -> list[Shown]:
         import numpy
@@ -218,10 +302,12 @@ class ReferenceIncremental:
         if self.generators is not None:
             random.setstate(self.generators[0])
             numpy.random.set_state(self.generators[1])
+        set_pyplot_state(self.pyplot)
         try:
             return self._run(script)
         finally:
             self.generators = (random.getstate(), numpy.random.get_state())
+            self.pyplot = pyplot_state()
 
     def _run(self, script: str) -> list[Shown]:
         statements = split_script(script, filename=str(self.workdir / SCRIPT_NAME))
@@ -286,6 +372,7 @@ def test_the_corpus_is_large_enough() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+@pytest.mark.usefixtures("pyplot_backend")
 def test_incremental_matches_full_run(case: Case, tmp_path: Path) -> None:
     workdir = tmp_path / "incremental"
     workdir.mkdir()
