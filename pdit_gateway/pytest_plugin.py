@@ -88,6 +88,15 @@ class ChannelClient:
         assert event["type"] == "welcome", event
         return event
 
+    async def resync(self) -> JSONDict:
+        """Read the ``welcome``, ask to resume past the newest event, and return the ``resync``
+        snapshot the gateway answers with (what a client far behind is sent)."""
+        welcome = await self.welcome()
+        await self.send(type="resume", lastSeq=welcome["lastSeq"] + 1000)
+        event = await self.recv()
+        assert event["type"] == "resync", event
+        return event
+
     async def execute(self, script: str, **options: Any) -> str:
         """Send an ``execute`` and return its execution id (given or made up here)."""
         # the fields go out as given (bad-input tests send bad ones), an id made up if none

@@ -72,11 +72,7 @@ async def test_a_changed_run_says_up_front_which_statements_are_kept(
     # the execution snapshot (REST, and so resync) lists the same entries
     response = await jp_fetch("pdit", "api", "sessions", "kept", "executions", "second")
     assert json.loads(response.body)["expressions"] == entries
-    late = await pdit_channel("kept")
-    welcome = await late.welcome()
-    await late.send(type="resume", lastSeq=welcome["lastSeq"] + 1000)  # past the newest
-    resync = await late.recv()
-    assert resync["type"] == "resync"
+    resync = await (await pdit_channel("kept")).resync()
     (again,) = [x for x in resync["executions"] if x["executionId"] == "second"]
     assert again["expressions"] == entries
 

@@ -244,11 +244,7 @@ async def test_snapshots_and_resync_hold_every_statement(pdit_channel, jp_root_d
         True, True, True, True, False,
     ]  # fmt: skip
     assert texts(snapshot["results"]["4"]) == "sum 6\n"
-    late = await pdit_channel("snap")
-    welcome = await late.welcome()
-    await late.send(type="resume", lastSeq=welcome["lastSeq"] + 1000)  # past the newest
-    resync = await late.recv()
-    assert resync["type"] == "resync"
+    resync = await (await pdit_channel("snap")).resync()
     (again,) = [x for x in resync["executions"] if x["executionId"] == "second"]
     assert again["results"] == snapshot["results"]
 
